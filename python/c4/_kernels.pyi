@@ -1,0 +1,94 @@
+"""Type stubs of the compiled kernels; see ``c4.kernels`` for documented wrappers."""
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+__all__ = [
+    "KernelError",
+    "__version__",
+    "correlate",
+    "default_threads",
+    "fast_len",
+    "phase_sum",
+    "spectra",
+    "stack",
+    "time_normalize",
+    "whiten",
+    "windows",
+]
+
+class KernelError(ValueError):
+    """A kernel rejected its arguments; the message starts with the argument's name."""
+
+_F32 = npt.NDArray[np.float32]
+_C64 = npt.NDArray[np.complex64]
+_Qc = tuple[_F32, _F32, _F32]
+
+def fast_len(n: int) -> int: ...
+def default_threads() -> int: ...
+def windows(
+    data: _F32,
+    win_len: int,
+    step: int,
+    taper_fraction: float,
+    gaps: npt.NDArray[np.bool_] | None = None,
+    threads: int | None = None,
+) -> tuple[_F32, _Qc]: ...
+def time_normalize(
+    x: _F32, method: str, smooth_n: int, clip_std: float, threads: int | None = None
+) -> _F32: ...
+def whiten(
+    spectra: _C64,
+    fs: float,
+    nfft: int,
+    freqmin: float,
+    freqmax: float,
+    taper_bins: int,
+    freq_norm: str,
+    smoothspect_n: int,
+    threads: int | None = None,
+) -> tuple[_C64, int]: ...
+def spectra(
+    data: _F32,
+    fs: float,
+    cc_len: float,
+    step: float,
+    maxlag: float,
+    freqmin: float,
+    freqmax: float,
+    *,
+    gaps: npt.NDArray[np.bool_] | None = None,
+    taper_fraction: float = 0.05,
+    taper_bins: int = 100,
+    time_norm: str = "none",
+    smooth_n: int = 1,
+    clip_std: float = 3.0,
+    freq_norm: str = "rma",
+    smoothspect_n: int = 1,
+    max_gap_fraction: float = 0.0,
+    max_std_ratio: float = ...,
+    threads: int | None = None,
+) -> tuple[_C64, npt.NDArray[np.bool_], _Qc, int, int]: ...
+def correlate(
+    spectra: _C64,
+    valid: npt.NDArray[np.bool_],
+    offset: int,
+    nfft: int,
+    pairs: npt.NDArray[np.int64],
+    maxlag_n: int,
+    cc_method: str = "xcorr",
+    substack: int = 0,
+    smoothspect_n: int = 1,
+    threads: int | None = None,
+) -> tuple[_F32, npt.NDArray[np.uint32]]: ...
+def stack(
+    x: _F32,
+    method: str,
+    pws_power: float = 2.0,
+    robust_epsilon: float = 1e-6,
+    robust_max_iter: int = 10,
+    nroot_power: float = 2.0,
+    threads: int | None = None,
+) -> tuple[_F32, _F32]: ...
+def phase_sum(x: _F32, threads: int | None = None) -> _C64: ...

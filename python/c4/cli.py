@@ -1,0 +1,52 @@
+"""The ``c4`` command line: one Typer app, each command group in the module that holds its logic."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+from rich.console import Console
+
+import c4
+
+app = typer.Typer(
+    name="c4",
+    help="Ambient seismic noise cross-correlation for whole networks, locally or on AWS Batch.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        console.print(f"c4 {c4.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Log warnings and errors only."),
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Set up logging once for every command."""
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the c4 version and the kernel thread count."""
+    from c4 import _kernels
+
+    console.print(f"c4 {c4.__version__} (kernels {_kernels.__version__}, "
+                  f"{_kernels.default_threads()} threads)")
+
+
+def main() -> None:
+    """Entry point of the ``c4`` console script."""
+    app()

@@ -1,0 +1,672 @@
+//! Cross-correlation of window spectra for a list of channel pairs: step 5 of a shard.
+//!
+//! For pair `(i, j)` and a group `g` of windows (the whole day, or `substack` windows),
+//!
+//! ```text
+//! C_ij[g](τ) = irfft( Σ_{w ∈ g, valid} conj(A_i,w) · B_j,w ) (τ) / (nfft · n_ij[g])
+//! ```
+//!
+//! with `A = B = S` for `xcorr`, `A = B = S / |S|~` for `coherency` and `A = S / (|S|²)~`,
+//! `B = S` for `deconv` (`~`: running mean over `smoothspect_n` kept bins). `n_ij[g]` counts the
+//! windows valid on both channels. Lag `τ` runs over `-maxlag_n ..= maxlag_n` samples, lag 0 in
+//! the middle: `C_ij(τ) = mean_t x_i(t) x_j(t + τ)`, so a receiver `j` that records the source
+//! `i` delayed by `k` samples gives a peak at `τ = +k`.
+//!
+//! The window sum is a batched Hermitian product, so it is blocked like a matrix product: pairs
+//! are grouped into tiles of `TILE x TILE` channels, bins into chunks of `LANES` held as separate
+//! real and imaginary lanes, and each source chunk is reused for up to `JB` receivers while it
+//! sits in registers. Tiles and bin ranges run in parallel; pairs go in blocks so the working
+//! memory stays bounded whatever the number of pairs.
+
+use crate::error::{ensure, Result};
+use crate::fft;
+use crate::options::CcMethod;
+use crate::smooth::{half_width, running_mean};
+use num_complex::Complex32;
+use rayon::prelude::*;
+
+/// Bins per SIMD chunk.
+const LANES: usize = 8;
+/// Floats per (window, chunk): `LANES` real parts then `LANES` imaginary parts.
+const CHUNK: usize = 2 * LANES;
+/// Channels per tile side.
+const TILE: usize = 16;
+/// Receivers per micro-kernel call.
+const JB: usize = 4;
+/// Bin chunks per parallel work item.
+const RANGE_CHUNKS: usize = 32;
+/// Target size of the per-block spectral accumulator.
+const BLOCK_BYTES: usize = 64 << 20;
+
+/// Borrowed window spectra as produced by [`crate::spectra::compute`].
+#[derive(Debug, Clone, Copy)]
+pub struct SpectraView<'a> {
+    pub n_channels: usize,
+    pub n_windows: usize,
+    pub n_bins: usize,
+    /// First kept bin in the `nfft / 2 + 1` half-spectrum.
+    pub offset: usize,
+    pub nfft: usize,
+    /// `(channel, window, bin)` spectra.
+    pub data: &'a [Complex32],
+    /// `(channel, window)` validity.
+    pub valid: &'a [bool],
+}
+
+/// How pairs are correlated.
+#[derive(Debug, Clone, Copy)]
+pub struct CorrParams {
+    pub method: CcMethod,
+    /// Largest lag in samples; the output holds `2 * maxlag_n + 1` lags.
+    pub maxlag_n: usize,
+    /// Windows per sub-stack; 0 stacks the whole record into one group.
+    pub substack: usize,
+    /// Smoothing in bins for `coherency` and `deconv` (>= 1).
+    pub smoothspect_n: usize,
+}
+
+/// Correlations of many pairs, `(pair, group, lag)` in C order.
+#[derive(Debug, Clone)]
+pub struct Correlations {
+    pub n_pairs: usize,
+    pub n_groups: usize,
+    pub n_lags: usize,
+    pub data: Vec<f32>,
+    /// Windows stacked into each `(pair, group)`; 0 means the correlation is all zeros.
+    pub counts: Vec<u32>,
+}
+
+/// Correlate `pairs` (source, receiver channel indices) of `spectra`.
+pub fn correlate(
+    spectra: &SpectraView<'_>,
+    pairs: &[[usize; 2]],
+    p: &CorrParams,
+) -> Result<Correlations> {
+    let s = spectra;
+    ensure(
+        s.data.len() == s.n_channels * s.n_windows * s.n_bins,
+        "spectra",
+        || {
+            format!(
+                "holds {} values, expected {} x {} x {}",
+                s.data.len(),
+                s.n_channels,
+                s.n_windows,
+                s.n_bins
+            )
+        },
+    )?;
+    ensure(s.valid.len() == s.n_channels * s.n_windows, "valid", || {
+        format!(
+            "holds {} flags, expected {} x {}",
+            s.valid.len(),
+            s.n_channels,
+            s.n_windows
+        )
+    })?;
+    ensure(s.n_windows > 0 && s.n_bins > 0, "spectra", || {
+        "is empty".into()
+    })?;
+    ensure(
+        s.offset >= 1 && s.offset + s.n_bins < s.nfft / 2 + 1,
+        "offset",
+        || {
+            format!(
+                "bins {}..{} do not fit strictly inside the spectrum of nfft={}",
+                s.offset,
+                s.offset + s.n_bins,
+                s.nfft
+            )
+        },
+    )?;
+    ensure(2 * p.maxlag_n < s.nfft, "maxlag", || {
+        format!("{} lags do not fit nfft={}", 2 * p.maxlag_n + 1, s.nfft)
+    })?;
+    ensure(p.smoothspect_n >= 1, "smoothspect_n", || {
+        "must be at least 1 bin".into()
+    })?;
+    if let Some(bad) = pairs
+        .iter()
+        .find(|pr| pr[0] >= s.n_channels || pr[1] >= s.n_channels)
+    {
+        return Err(crate::error::invalid(
+            "pairs",
+            format!("pair {bad:?} names a channel outside 0..{}", s.n_channels),
+        ));
+    }
+
+    let groups = window_groups(s.n_windows, p.substack);
+    let n_groups = groups.len();
+    let n_lags = 2 * p.maxlag_n + 1;
+    let a = pack(s, Side::Source, p);
+    let b = match p.method {
+        CcMethod::Deconv => Some(pack(s, Side::Receiver, p)),
+        CcMethod::Xcorr | CcMethod::Coherency => None,
+    };
+    let b = b.as_ref().unwrap_or(&a);
+
+    let counts: Vec<u32> = pairs
+        .iter()
+        .flat_map(|&[i, j]| {
+            groups.iter().map(move |&(w0, w1)| {
+                (w0..w1)
+                    .filter(|&w| s.valid[i * s.n_windows + w] && s.valid[j * s.n_windows + w])
+                    .count() as u32
+            })
+        })
+        .collect();
+
+    let mut data = vec![0.0f32; pairs.len() * n_groups * n_lags];
+    let mut slots: Vec<Option<&mut [f32]>> = data.chunks_mut(n_groups * n_lags).map(Some).collect();
+    let tiles = tiles(pairs);
+    let n_chunks = s.n_bins.div_ceil(LANES);
+    let pair_bytes = n_groups * n_chunks * CHUNK * std::mem::size_of::<f32>();
+    let block_pairs = (BLOCK_BYTES / pair_bytes).max(TILE * TILE);
+    let out = Output {
+        nfft: s.nfft,
+        offset: s.offset,
+        n_bins: s.n_bins,
+        maxlag_n: p.maxlag_n,
+        n_groups,
+    };
+    let mut start = 0;
+    while start < tiles.len() {
+        let mut end = start;
+        let mut n = 0;
+        while end < tiles.len() && (n == 0 || n + tiles[end].n_pairs() <= block_pairs) {
+            n += tiles[end].n_pairs();
+            end += 1;
+        }
+        let block = &tiles[start..end];
+        let spectra = accumulate_block(block, &a, b, &groups, n_chunks);
+        let order: Vec<usize> = block.iter().flat_map(|t| t.pair_order()).collect();
+        let targets: Vec<(usize, &mut [f32])> = order
+            .iter()
+            .enumerate()
+            .map(|(q, &pair)| (q, slots[pair].take().expect("each pair is in one tile")))
+            .collect();
+        let cnt = &counts;
+        targets.into_par_iter().for_each_init(
+            || out.buffers(),
+            |bufs, (q, dst)| {
+                out.finish_pair(
+                    &spectra,
+                    n,
+                    q,
+                    &cnt[order[q] * n_groups..][..n_groups],
+                    bufs,
+                    dst,
+                )
+            },
+        );
+        start = end;
+    }
+    Ok(Correlations {
+        n_pairs: pairs.len(),
+        n_groups,
+        n_lags,
+        data,
+        counts,
+    })
+}
+
+/// Window index ranges of the groups: the whole record, or `substack` windows each (the last
+/// group may be shorter).
+pub fn window_groups(n_windows: usize, substack: usize) -> Vec<(usize, usize)> {
+    if substack == 0 || substack >= n_windows {
+        return vec![(0, n_windows)];
+    }
+    (0..n_windows)
+        .step_by(substack)
+        .map(|w0| (w0, (w0 + substack).min(n_windows)))
+        .collect()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Source,
+    Receiver,
+}
+
+/// Spectra in the kernel's layout: `[channel][chunk][window][CHUNK]`, invalid windows zeroed.
+struct Packed {
+    n_chunks: usize,
+    n_windows: usize,
+    data: Vec<f32>,
+}
+
+impl Packed {
+    fn chunk(&self, channel: usize, k: usize) -> &[f32] {
+        let len = self.n_windows * CHUNK;
+        let start = (channel * self.n_chunks + k) * len;
+        &self.data[start..start + len]
+    }
+}
+
+fn pack(s: &SpectraView<'_>, side: Side, p: &CorrParams) -> Packed {
+    let n_chunks = s.n_bins.div_ceil(LANES);
+    let per_channel = n_chunks * s.n_windows * CHUNK;
+    let mut data = vec![0.0f32; s.n_channels * per_channel];
+    let h = half_width(p.smoothspect_n);
+    data.par_chunks_mut(per_channel)
+        .enumerate()
+        .for_each(|(c, dst)| {
+            let mut scale = vec![1.0f32; s.n_bins];
+            for w in 0..s.n_windows {
+                if !s.valid[c * s.n_windows + w] {
+                    continue;
+                }
+                let row = &s.data[(c * s.n_windows + w) * s.n_bins..][..s.n_bins];
+                spectral_scale(row, p.method, side, h, &mut scale);
+                for (b, (v, f)) in row.iter().zip(&scale).enumerate() {
+                    let (k, l) = (b / LANES, b % LANES);
+                    let at = (k * s.n_windows + w) * CHUNK + l;
+                    dst[at] = v.re * f;
+                    dst[at + LANES] = v.im * f;
+                }
+            }
+        });
+    Packed {
+        n_chunks,
+        n_windows: s.n_windows,
+        data,
+    }
+}
+
+/// Per-bin factor applied to one window spectrum on one side of the product.
+fn spectral_scale(row: &[Complex32], method: CcMethod, side: Side, h: usize, scale: &mut [f32]) {
+    let smoothed =
+        |f: fn(&Complex32) -> f32| running_mean(&row.iter().map(f).collect::<Vec<_>>(), h);
+    let inverse = |m: Vec<f32>, scale: &mut [f32]| {
+        for (s, m) in scale.iter_mut().zip(m) {
+            *s = if m > 0.0 { 1.0 / m } else { 0.0 };
+        }
+    };
+    match (method, side) {
+        (CcMethod::Xcorr, _) | (CcMethod::Deconv, Side::Receiver) => scale.fill(1.0),
+        (CcMethod::Coherency, _) => inverse(smoothed(|v| v.norm()), scale),
+        (CcMethod::Deconv, Side::Source) => inverse(smoothed(|v| v.norm_sqr()), scale),
+    }
+}
+
+/// The pairs of one tile, grouped by source channel.
+struct Tile {
+    /// `(source channel, [(pair index, receiver channel)])`, sources ascending.
+    runs: Vec<(usize, Vec<(usize, usize)>)>,
+}
+
+impl Tile {
+    fn n_pairs(&self) -> usize {
+        self.runs.iter().map(|(_, js)| js.len()).sum()
+    }
+
+    /// Original pair indices in the tile's local order.
+    fn pair_order(&self) -> impl Iterator<Item = usize> + '_ {
+        self.runs
+            .iter()
+            .flat_map(|(_, js)| js.iter().map(|&(pair, _)| pair))
+    }
+}
+
+fn tiles(pairs: &[[usize; 2]]) -> Vec<Tile> {
+    let mut order: Vec<usize> = (0..pairs.len()).collect();
+    order.sort_by_key(|&q| {
+        let [i, j] = pairs[q];
+        (i / TILE, j / TILE, i, j, q)
+    });
+    let mut tiles: Vec<Tile> = Vec::new();
+    let mut last_key = None;
+    for q in order {
+        let [i, j] = pairs[q];
+        let key = (i / TILE, j / TILE);
+        if last_key != Some(key) {
+            tiles.push(Tile { runs: Vec::new() });
+            last_key = Some(key);
+        }
+        let runs = &mut tiles.last_mut().expect("pushed above").runs;
+        match runs.last_mut() {
+            Some((src, js)) if *src == i => js.push((q, j)),
+            _ => runs.push((i, vec![(q, j)])),
+        }
+    }
+    tiles
+}
+
+/// Summed cross-spectra of one block of tiles: one buffer per bin range, each laid out
+/// `[local pair][group][chunk in range][CHUNK]`.
+struct BlockSpectra {
+    ranges: Vec<(usize, usize)>,
+    parts: Vec<Vec<f32>>,
+}
+
+fn accumulate_block(
+    block: &[Tile],
+    a: &Packed,
+    b: &Packed,
+    groups: &[(usize, usize)],
+    n_chunks: usize,
+) -> BlockSpectra {
+    let n_pairs: usize = block.iter().map(Tile::n_pairs).sum();
+    let n_groups = groups.len();
+    let ranges: Vec<(usize, usize)> = (0..n_chunks)
+        .step_by(RANGE_CHUNKS)
+        .map(|k0| (k0, (k0 + RANGE_CHUNKS).min(n_chunks)))
+        .collect();
+    let mut parts: Vec<Vec<f32>> = ranges
+        .iter()
+        .map(|&(k0, k1)| vec![0.0f32; n_pairs * n_groups * (k1 - k0) * CHUNK])
+        .collect();
+    let mut work = Vec::new();
+    for (&range, part) in ranges.iter().zip(parts.iter_mut()) {
+        let mut rest: &mut [f32] = part;
+        for tile in block {
+            let len = tile.n_pairs() * n_groups * (range.1 - range.0) * CHUNK;
+            let (region, tail) = rest.split_at_mut(len);
+            rest = tail;
+            work.push((tile, range, region));
+        }
+    }
+    work.into_par_iter()
+        .for_each(|(tile, range, region)| tile_range(tile, a, b, groups, range, region));
+    BlockSpectra { ranges, parts }
+}
+
+/// Sum the cross-spectra of one tile over the chunks in `range` into `region`.
+fn tile_range(
+    tile: &Tile,
+    a: &Packed,
+    b: &Packed,
+    groups: &[(usize, usize)],
+    range: (usize, usize),
+    region: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features enabled on `tile_range_avx2`.
+            return unsafe { tile_range_avx2(tile, a, b, groups, range, region) };
+        }
+        tile_range_with::<Plain>(tile, a, b, groups, range, region)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    tile_range_with::<Fused>(tile, a, b, groups, range, region)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_range_avx2(
+    tile: &Tile,
+    a: &Packed,
+    b: &Packed,
+    groups: &[(usize, usize)],
+    range: (usize, usize),
+    region: &mut [f32],
+) {
+    tile_range_with::<Fused>(tile, a, b, groups, range, region)
+}
+
+/// Multiply-add `a * b + c`, fused where the CPU has FMA.
+trait Mac {
+    fn mac(a: f32, b: f32, c: f32) -> f32;
+}
+
+/// Separate multiply and add, for CPUs without FMA (fused `mul_add` would call libm there).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+struct Plain;
+
+impl Mac for Plain {
+    #[inline(always)]
+    fn mac(a: f32, b: f32, c: f32) -> f32 {
+        a * b + c
+    }
+}
+
+/// Fused multiply-add.
+struct Fused;
+
+impl Mac for Fused {
+    #[inline(always)]
+    fn mac(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+}
+
+#[inline(always)]
+fn tile_range_with<M: Mac>(
+    tile: &Tile,
+    a: &Packed,
+    b: &Packed,
+    groups: &[(usize, usize)],
+    range: (usize, usize),
+    region: &mut [f32],
+) {
+    let n_groups = groups.len();
+    let width = range.1 - range.0;
+    let mut sums = vec![[0.0f32; CHUNK]; JB * n_groups];
+    for k in range.0..range.1 {
+        let mut q = 0;
+        for (i, js) in &tile.runs {
+            let src = a.chunk(*i, k);
+            for quad in js.chunks(JB) {
+                match quad.len() {
+                    4 => window_sums::<4, M>(src, receivers(b, quad, k), groups, &mut sums),
+                    3 => window_sums::<3, M>(src, receivers(b, quad, k), groups, &mut sums),
+                    2 => window_sums::<2, M>(src, receivers(b, quad, k), groups, &mut sums),
+                    _ => window_sums::<1, M>(src, receivers(b, quad, k), groups, &mut sums),
+                }
+                for t in 0..quad.len() {
+                    for g in 0..n_groups {
+                        let at = (((q + t) * n_groups + g) * width + (k - range.0)) * CHUNK;
+                        region[at..at + CHUNK].copy_from_slice(&sums[t * n_groups + g]);
+                    }
+                }
+                q += quad.len();
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn receivers<'a, const J: usize>(
+    b: &'a Packed,
+    quad: &[(usize, usize)],
+    k: usize,
+) -> [&'a [f32]; J] {
+    std::array::from_fn(|t| b.chunk(quad[t].1, k))
+}
+
+/// `sums[t * G + g] = Σ_{w ∈ group g} conj(src_w) · rcv_t,w` for one chunk of bins.
+#[inline(always)]
+fn window_sums<const J: usize, M: Mac>(
+    src: &[f32],
+    rcv: [&[f32]; J],
+    groups: &[(usize, usize)],
+    sums: &mut [[f32; CHUNK]],
+) {
+    let n_groups = groups.len();
+    for (g, &(w0, w1)) in groups.iter().enumerate() {
+        let mut acc = [[0.0f32; CHUNK]; J];
+        for w in w0..w1 {
+            let av: &[f32; CHUNK] = src[w * CHUNK..(w + 1) * CHUNK].try_into().expect("chunk");
+            for t in 0..J {
+                let bv: &[f32; CHUNK] = rcv[t][w * CHUNK..(w + 1) * CHUNK]
+                    .try_into()
+                    .expect("chunk");
+                let acc = &mut acc[t];
+                for l in 0..LANES {
+                    let (ar, ai, br, bi) = (av[l], av[LANES + l], bv[l], bv[LANES + l]);
+                    acc[l] = M::mac(ar, br, M::mac(ai, bi, acc[l]));
+                    acc[LANES + l] = M::mac(ar, bi, M::mac(-ai, br, acc[LANES + l]));
+                }
+            }
+        }
+        for t in 0..J {
+            sums[t * n_groups + g] = acc[t];
+        }
+    }
+}
+
+/// Turns summed cross-spectra into trimmed, normalised lag series.
+struct Output {
+    nfft: usize,
+    offset: usize,
+    n_bins: usize,
+    maxlag_n: usize,
+    n_groups: usize,
+}
+
+struct InverseBuffers {
+    half: Vec<Complex32>,
+    time: Vec<f32>,
+    scratch: Vec<Complex32>,
+}
+
+impl Output {
+    fn buffers(&self) -> InverseBuffers {
+        InverseBuffers {
+            half: fft::zeros(self.nfft / 2 + 1),
+            time: vec![0.0; self.nfft],
+            scratch: fft::inverse(self.nfft).make_scratch_vec(),
+        }
+    }
+
+    /// Inverse-transform local pair `q` of a block of `n_pairs` into `dst` (`groups x lags`).
+    fn finish_pair(
+        &self,
+        spectra: &BlockSpectra,
+        n_pairs: usize,
+        q: usize,
+        counts: &[u32],
+        bufs: &mut InverseBuffers,
+        dst: &mut [f32],
+    ) {
+        let n_lags = 2 * self.maxlag_n + 1;
+        let plan = fft::inverse(self.nfft);
+        for (g, (&count, dst)) in counts.iter().zip(dst.chunks_mut(n_lags)).enumerate() {
+            if count == 0 {
+                dst.fill(0.0);
+                continue;
+            }
+            bufs.half.fill(Complex32::new(0.0, 0.0));
+            for (&(k0, k1), part) in spectra.ranges.iter().zip(&spectra.parts) {
+                let width = k1 - k0;
+                let base = ((q * self.n_groups + g) * width) * CHUNK;
+                debug_assert!(base + width * CHUNK <= part.len() && q < n_pairs);
+                for k in k0..k1 {
+                    let lanes = &part[base + (k - k0) * CHUNK..][..CHUNK];
+                    for l in 0..LANES.min(self.n_bins.saturating_sub(k * LANES)) {
+                        bufs.half[self.offset + k * LANES + l] =
+                            Complex32::new(lanes[l], lanes[LANES + l]);
+                    }
+                }
+            }
+            plan.process_with_scratch(&mut bufs.half, &mut bufs.time, &mut bufs.scratch)
+                .expect("buffer sizes match the plan");
+            let scale = 1.0 / (self.nfft as f32 * count as f32);
+            let m = self.maxlag_n;
+            for (t, v) in dst.iter_mut().enumerate() {
+                let lag = (t + self.nfft - m) % self.nfft;
+                *v = bufs.time[lag] * scale;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view<'a>(
+        data: &'a [Complex32],
+        valid: &'a [bool],
+        c: usize,
+        w: usize,
+        b: usize,
+        nfft: usize,
+    ) -> SpectraView<'a> {
+        SpectraView {
+            n_channels: c,
+            n_windows: w,
+            n_bins: b,
+            offset: 1,
+            nfft,
+            data,
+            valid,
+        }
+    }
+
+    /// Direct evaluation of the documented formula for one pair.
+    fn direct(s: &SpectraView<'_>, i: usize, j: usize, maxlag: usize) -> Vec<f32> {
+        let mut half = fft::zeros(s.nfft / 2 + 1);
+        let mut n = 0;
+        for w in 0..s.n_windows {
+            if !(s.valid[i * s.n_windows + w] && s.valid[j * s.n_windows + w]) {
+                continue;
+            }
+            n += 1;
+            for b in 0..s.n_bins {
+                let x = s.data[(i * s.n_windows + w) * s.n_bins + b];
+                let y = s.data[(j * s.n_windows + w) * s.n_bins + b];
+                half[s.offset + b] += x.conj() * y;
+            }
+        }
+        let mut time = vec![0.0; s.nfft];
+        fft::inverse(s.nfft).process(&mut half, &mut time).unwrap();
+        (0..2 * maxlag + 1)
+            .map(|t| time[(t + s.nfft - maxlag) % s.nfft] / (s.nfft * n) as f32)
+            .collect()
+    }
+
+    #[test]
+    fn blocked_kernel_matches_direct_sum_for_many_pairs() {
+        let (c, w, b, nfft) = (21, 5, 19, 64);
+        let data: Vec<Complex32> = (0..c * w * b)
+            .map(|k| Complex32::new(((k * 37) % 11) as f32 - 5.0, ((k * 13) % 7) as f32 - 3.0))
+            .collect();
+        let mut valid = vec![true; c * w];
+        valid[3] = false;
+        valid[w * 7 + 1] = false;
+        let s = view(&data, &valid, c, w, b, nfft);
+        let pairs: Vec<[usize; 2]> = (0..c).flat_map(|i| (i..c).map(move |j| [i, j])).collect();
+        let p = CorrParams {
+            method: CcMethod::Xcorr,
+            maxlag_n: 10,
+            substack: 0,
+            smoothspect_n: 1,
+        };
+        let out = correlate(&s, &pairs, &p).unwrap();
+        for (q, &[i, j]) in pairs.iter().enumerate() {
+            let want = direct(&s, i, j, 10);
+            let got = &out.data[q * 21..(q + 1) * 21];
+            for (x, y) in got.iter().zip(&want) {
+                assert!(
+                    (x - y).abs() < 1e-4 * (1.0 + y.abs()),
+                    "pair {i},{j}: {x} vs {y}"
+                );
+            }
+        }
+        assert_eq!(out.counts[0], 4);
+    }
+
+    #[test]
+    fn substack_groups_cover_all_windows() {
+        assert_eq!(window_groups(10, 4), vec![(0, 4), (4, 8), (8, 10)]);
+        assert_eq!(window_groups(10, 0), vec![(0, 10)]);
+    }
+
+    #[test]
+    fn rejects_out_of_range_pair() {
+        let data = vec![Complex32::new(1.0, 0.0); 2 * 3];
+        let valid = vec![true; 2];
+        let s = view(&data, &valid, 2, 1, 3, 16);
+        let p = CorrParams {
+            method: CcMethod::Xcorr,
+            maxlag_n: 2,
+            substack: 0,
+            smoothspect_n: 1,
+        };
+        let err = correlate(&s, &[[0, 2]], &p).unwrap_err().to_string();
+        assert!(err.starts_with("pairs"), "{err}");
+    }
+}

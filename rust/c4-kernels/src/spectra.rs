@@ -1,0 +1,280 @@
+//! Day records to whitened in-band window spectra: step 4 of a shard's data flow.
+
+use crate::error::{ensure, invalid, Result};
+use crate::fft;
+use crate::normalize::{time_normalize, TimeNormParams};
+use crate::options::FreqNorm;
+use crate::whiten::{whiten, Band};
+use crate::window::{apply_taper, detrend, gap_fraction, qc_stats, WindowQc, WindowSpec};
+use num_complex::Complex32;
+use rayon::prelude::*;
+use realfft::RealToComplex;
+
+/// Everything that turns a record into window spectra.
+#[derive(Debug, Clone)]
+pub struct SpectraParams {
+    /// Window cutting and taper.
+    pub window: WindowSpec,
+    /// FFT length (>= window length; the window is zero-padded).
+    pub nfft: usize,
+    /// Kept bins and their band weights.
+    pub band: Band,
+    /// Time-domain normalisation.
+    pub time_norm: TimeNormParams,
+    /// Spectral whitening.
+    pub freq_norm: FreqNorm,
+    /// Smoothing length in bins for `rma` whitening (>= 1).
+    pub smoothspect_n: usize,
+    /// Windows with a larger share of gap samples are invalid.
+    pub max_gap_fraction: f32,
+    /// Windows whose max|x|/std exceeds this are invalid.
+    pub max_std_ratio: f32,
+}
+
+impl SpectraParams {
+    /// Check the parameters that [`WindowSpec`] and [`Band`] do not check themselves.
+    pub fn validate(&self) -> Result<()> {
+        ensure(self.nfft >= self.window.len, "nfft", || {
+            format!(
+                "{} is shorter than the window ({})",
+                self.nfft, self.window.len
+            )
+        })?;
+        ensure(self.time_norm.smooth_n >= 1, "smooth_n", || {
+            "must be at least 1 sample".into()
+        })?;
+        ensure(self.smoothspect_n >= 1, "smoothspect_n", || {
+            "must be at least 1 bin".into()
+        })?;
+        ensure(
+            self.time_norm.clip_std > 0.0 && self.time_norm.clip_std.is_finite(),
+            "clip_std",
+            || format!("must be positive, got {}", self.time_norm.clip_std),
+        )?;
+        ensure(
+            (0.0..=1.0).contains(&self.max_gap_fraction),
+            "max_gap_fraction",
+            || format!("must lie in [0, 1], got {}", self.max_gap_fraction),
+        )?;
+        ensure(self.max_std_ratio > 0.0, "max_std_ratio", || {
+            format!("must be positive, got {}", self.max_std_ratio)
+        })?;
+        ensure(
+            self.band.offset + self.band.len() <= self.nfft / 2 + 1,
+            "nfft",
+            || "band does not fit the spectrum".into(),
+        )
+    }
+}
+
+/// Spectra settings in physical units, as a user writes them (seconds, Hz).
+#[derive(Debug, Clone)]
+pub struct SpectraSettings {
+    /// Sampling rate in Hz.
+    pub fs: f64,
+    /// Window length in s.
+    pub cc_len: f64,
+    /// Time between window starts in s.
+    pub step: f64,
+    /// Share of the window tapered at each end, in [0, 0.5].
+    pub taper_fraction: f64,
+    /// Largest lag in s that correlations will keep (sets the zero padding).
+    pub maxlag: f64,
+    /// Band edges in Hz.
+    pub freqmin: f64,
+    pub freqmax: f64,
+    /// Cosine-squared taper width outside the band, in bins.
+    pub taper_bins: usize,
+    pub time_norm: TimeNormParams,
+    pub freq_norm: FreqNorm,
+    pub smoothspect_n: usize,
+    pub max_gap_fraction: f32,
+    pub max_std_ratio: f32,
+}
+
+/// Whole samples in `seconds` at `fs` Hz; errors if not a whole number (to 1e-6).
+pub fn samples(name: &'static str, seconds: f64, fs: f64) -> Result<usize> {
+    let n = seconds * fs;
+    ensure(
+        n.is_finite() && n >= 0.0 && (n - n.round()).abs() < 1e-6,
+        name,
+        || format!("{seconds} s is not a whole number of samples at {fs} Hz"),
+    )?;
+    Ok(n.round() as usize)
+}
+
+impl SpectraSettings {
+    /// Convert to samples and bins: `nfft` is the smallest 5-smooth length that holds one window
+    /// plus `maxlag` of zero padding, so lags up to `maxlag` are free of wrap-around.
+    pub fn params(&self) -> Result<SpectraParams> {
+        ensure(
+            self.fs > 0.0 && self.fs.is_finite(),
+            "sampling_rate",
+            || format!("must be positive, got {}", self.fs),
+        )?;
+        let len = samples("cc_len", self.cc_len, self.fs)?;
+        let step = samples("step", self.step, self.fs)?;
+        let maxlag_n = samples("maxlag", self.maxlag, self.fs)?;
+        ensure(maxlag_n < len, "maxlag", || {
+            format!(
+                "{} s must be shorter than cc_len ({} s)",
+                self.maxlag, self.cc_len
+            )
+        })?;
+        let window = WindowSpec::new(len, step, self.taper_fraction)?;
+        let nfft = fft::fast_len(len + maxlag_n);
+        let band = Band::new(self.fs, nfft, self.freqmin, self.freqmax, self.taper_bins)?;
+        let p = SpectraParams {
+            window,
+            nfft,
+            band,
+            time_norm: self.time_norm,
+            freq_norm: self.freq_norm,
+            smoothspect_n: self.smoothspect_n,
+            max_gap_fraction: self.max_gap_fraction,
+            max_std_ratio: self.max_std_ratio,
+        };
+        p.validate()?;
+        Ok(p)
+    }
+}
+
+/// Window spectra of many channels, `(channel, window, bin)` in C order.
+#[derive(Debug, Clone)]
+pub struct Spectra {
+    pub n_channels: usize,
+    pub n_windows: usize,
+    /// Kept bins per window.
+    pub n_bins: usize,
+    /// Index of the first kept bin in the `nfft / 2 + 1` half-spectrum.
+    pub offset: usize,
+    /// FFT length.
+    pub nfft: usize,
+    /// Whitened in-band spectra.
+    pub data: Vec<Complex32>,
+    /// QC of every window, `(channel, window)`.
+    pub qc: Vec<WindowQc>,
+    /// Whether each window passed QC, `(channel, window)`.
+    pub valid: Vec<bool>,
+}
+
+/// Compute whitened window spectra of `n_channels` records of `n_samples` samples each.
+///
+/// Per window: linear detrend, QC statistics, time normalisation, taper, zero-pad to `nfft`,
+/// real FFT, whitening, keep the band's bins. `gaps` (same shape as `data`) marks samples that
+/// were missing in the raw data. Channels run in parallel.
+pub fn compute(
+    data: &[f32],
+    n_channels: usize,
+    n_samples: usize,
+    gaps: Option<&[bool]>,
+    p: &SpectraParams,
+) -> Result<Spectra> {
+    p.validate()?;
+    ensure(data.len() == n_channels * n_samples, "data", || {
+        format!(
+            "holds {} values, expected {n_channels} x {n_samples}",
+            data.len()
+        )
+    })?;
+    if let Some(g) = gaps {
+        ensure(g.len() == data.len(), "gaps", || {
+            format!("holds {} values, data holds {}", g.len(), data.len())
+        })?;
+    }
+    let n_windows = p.window.count(n_samples);
+    if n_windows == 0 {
+        return Err(invalid(
+            "data",
+            format!(
+                "records of {n_samples} samples are shorter than one window ({})",
+                p.window.len
+            ),
+        ));
+    }
+    let n_bins = p.band.len();
+    let mut out = vec![Complex32::new(0.0, 0.0); n_channels * n_windows * n_bins];
+    let mut qc = vec![
+        WindowQc {
+            std: 0.0,
+            max_ratio: 0.0,
+            gap_fraction: 0.0
+        };
+        n_channels * n_windows
+    ];
+    let plan = fft::forward(p.nfft);
+    out.par_chunks_mut(n_bins)
+        .zip(qc.par_iter_mut())
+        .enumerate()
+        .for_each_init(
+            || {
+                (
+                    vec![0.0f32; p.nfft],
+                    fft::zeros(p.nfft / 2 + 1),
+                    plan.make_scratch_vec(),
+                )
+            },
+            |(buf, spec, scratch), (k, (dst, q))| {
+                let (c, w) = (k / n_windows, k % n_windows);
+                let start = c * n_samples + w * p.window.step;
+                let range = start..start + p.window.len;
+                let bufs = FftBuffers { buf, spec, scratch };
+                *q = window_spectrum(
+                    &data[range.clone()],
+                    gaps.map(|g| &g[range]),
+                    p,
+                    &*plan,
+                    bufs,
+                    dst,
+                );
+            },
+        );
+    let valid = qc
+        .iter()
+        .map(|q| q.is_valid(p.max_gap_fraction, p.max_std_ratio))
+        .collect();
+    Ok(Spectra {
+        n_channels,
+        n_windows,
+        n_bins,
+        offset: p.band.offset,
+        nfft: p.nfft,
+        data: out,
+        qc,
+        valid,
+    })
+}
+
+/// Per-thread work buffers of one forward transform.
+struct FftBuffers<'a> {
+    buf: &'a mut [f32],
+    spec: &'a mut [Complex32],
+    scratch: &'a mut [Complex32],
+}
+
+/// One window: prepare, transform, whiten into `dst`; returns its QC.
+fn window_spectrum(
+    x: &[f32],
+    gaps: Option<&[bool]>,
+    p: &SpectraParams,
+    plan: &dyn RealToComplex<f32>,
+    FftBuffers { buf, spec, scratch }: FftBuffers<'_>,
+    dst: &mut [Complex32],
+) -> WindowQc {
+    let n = x.len();
+    buf[..n].copy_from_slice(x);
+    buf[n..].fill(0.0);
+    let w = &mut buf[..n];
+    detrend(w);
+    let (std, max_ratio) = qc_stats(w);
+    time_normalize(w, &p.time_norm);
+    apply_taper(w, &p.window.taper);
+    plan.process_with_scratch(buf, spec, scratch)
+        .expect("buffer sizes match the plan");
+    whiten(spec, &p.band, p.freq_norm, p.smoothspect_n, dst);
+    WindowQc {
+        std,
+        max_ratio,
+        gap_fraction: gaps.map_or(0.0, gap_fraction),
+    }
+}

@@ -1,0 +1,361 @@
+//! Thin PyO3 bindings: borrow numpy views, release the GIL, call `c4_kernels`, return arrays.
+//!
+//! All numerics live in the `c4-kernels` crate. Argument checks with friendly messages happen
+//! in `c4.kernels` (Python); the kernels re-check everything and report [`KernelError`]s, which
+//! become `c4._kernels.KernelError` (a `ValueError`).
+
+use c4_kernels::correlate::{self as corr, CorrParams, SpectraView};
+use c4_kernels::normalize::{time_normalize_rows, TimeNormParams};
+use c4_kernels::options::{CcMethod, FreqNorm, StackKind, TimeNorm};
+use c4_kernels::spectra::{self as spec, SpectraSettings};
+use c4_kernels::stack::{self as stk, StackMethod};
+use c4_kernels::whiten::{whiten_rows, Band};
+use c4_kernels::window::{prepare_all, WindowQc, WindowSpec};
+use c4_kernels::{fft, pool};
+use num_complex::Complex32;
+use numpy::ndarray::Dim;
+use numpy::{
+    Element, PyArray, PyArray1, PyArrayMethods, PyReadonlyArray, PyReadonlyArray2,
+    PyReadonlyArray3, PyUntypedArrayMethods,
+};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+create_exception!(
+    _kernels,
+    KernelError,
+    PyValueError,
+    "A kernel rejected its arguments; the message starts with the argument's name."
+);
+
+/// Run `f` with the GIL released inside the kernel pool of `threads` threads.
+fn detached<T: Send>(
+    py: Python<'_>,
+    threads: Option<usize>,
+    f: impl FnOnce() -> c4_kernels::Result<T> + Send,
+) -> PyResult<T> {
+    py.detach(|| pool::install(threads, f))
+        .map_err(|e| KernelError::new_err(e.to_string()))
+}
+
+/// The contiguous data of a borrowed array, or a `TypeError` naming the argument.
+fn slice<'a, T: Element, D: numpy::ndarray::Dimension>(
+    name: &str,
+    a: &'a PyReadonlyArray<'_, T, D>,
+) -> PyResult<&'a [T]> {
+    a.as_slice().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{name}: array must be C-contiguous (use numpy.ascontiguousarray)"
+        ))
+    })
+}
+
+/// Move a vector into a new numpy array of the given shape.
+fn array<'py, T: Element, const N: usize>(
+    py: Python<'py>,
+    data: Vec<T>,
+    shape: [usize; N],
+) -> PyResult<Arr<'py, T, N>>
+where
+    Dim<[usize; N]>: numpy::ndarray::Dimension,
+    [usize; N]: numpy::ndarray::IntoDimension<Dim = Dim<[usize; N]>>,
+{
+    PyArray1::from_vec(py, data).reshape(shape)
+}
+
+/// A numpy array of `N` dimensions owned by Python.
+type Arr<'py, T, const N: usize> = Bound<'py, PyArray<T, Dim<[usize; N]>>>;
+
+type Qc<'py> = (Arr<'py, f32, 2>, Arr<'py, f32, 2>, Arr<'py, f32, 2>);
+
+fn qc_arrays<'py>(py: Python<'py>, qc: &[WindowQc], shape: [usize; 2]) -> PyResult<Qc<'py>> {
+    Ok((
+        array(py, qc.iter().map(|q| q.std).collect(), shape)?,
+        array(py, qc.iter().map(|q| q.max_ratio).collect(), shape)?,
+        array(py, qc.iter().map(|q| q.gap_fraction).collect(), shape)?,
+    ))
+}
+
+fn time_norm_params(method: &str, smooth_n: usize, clip_std: f32) -> PyResult<TimeNormParams> {
+    Ok(TimeNormParams {
+        method: TimeNorm::parse(method).map_err(|e| KernelError::new_err(e.to_string()))?,
+        smooth_n,
+        clip_std,
+    })
+}
+
+fn parse<T>(r: c4_kernels::Result<T>) -> PyResult<T> {
+    r.map_err(|e| KernelError::new_err(e.to_string()))
+}
+
+/// Smallest 5-smooth length >= n.
+#[pyfunction]
+fn fast_len(n: usize) -> usize {
+    fft::fast_len(n)
+}
+
+/// Cut, detrend and taper windows; returns (windows, std, max_ratio, gap_fraction).
+#[pyfunction]
+#[pyo3(signature = (data, win_len, step, taper_fraction, gaps=None, threads=None))]
+#[allow(clippy::type_complexity)]
+fn windows<'py>(
+    py: Python<'py>,
+    data: PyReadonlyArray2<'py, f32>,
+    win_len: usize,
+    step: usize,
+    taper_fraction: f64,
+    gaps: Option<PyReadonlyArray2<'py, bool>>,
+    threads: Option<usize>,
+) -> PyResult<(Arr<'py, f32, 3>, Qc<'py>)> {
+    let [c, n] = [data.shape()[0], data.shape()[1]];
+    let x = slice("data", &data)?;
+    let g = gaps.as_ref().map(|g| slice("gaps", g)).transpose()?;
+    let spec = parse(WindowSpec::new(win_len, step, taper_fraction))?;
+    let w = spec.count(n);
+    let (out, qc) = detached(py, threads, || prepare_all(x, c, n, g, &spec))?;
+    Ok((
+        array(py, out, [c, w, win_len])?,
+        qc_arrays(py, &qc, [c, w])?,
+    ))
+}
+
+/// Time-normalise each row of a 2-D array; returns a new array.
+#[pyfunction]
+#[pyo3(signature = (x, method, smooth_n, clip_std, threads=None))]
+fn time_normalize<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f32>,
+    method: &str,
+    smooth_n: usize,
+    clip_std: f32,
+    threads: Option<usize>,
+) -> PyResult<Arr<'py, f32, 2>> {
+    let p = time_norm_params(method, smooth_n, clip_std)?;
+    let shape = [x.shape()[0], x.shape()[1]];
+    let mut out = slice("x", &x)?.to_vec();
+    detached(py, threads, || {
+        time_normalize_rows(&mut out, shape[1], &p);
+        Ok(())
+    })?;
+    array(py, out, shape)
+}
+
+/// Whiten rows of half-spectra; returns (kept bins, offset of the first kept bin).
+#[pyfunction]
+#[pyo3(signature = (spectra, fs, nfft, freqmin, freqmax, taper_bins, freq_norm, smoothspect_n, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn whiten<'py>(
+    py: Python<'py>,
+    spectra: PyReadonlyArray2<'py, Complex32>,
+    fs: f64,
+    nfft: usize,
+    freqmin: f64,
+    freqmax: f64,
+    taper_bins: usize,
+    freq_norm: &str,
+    smoothspect_n: usize,
+    threads: Option<usize>,
+) -> PyResult<(Arr<'py, Complex32, 2>, usize)> {
+    let method = parse(FreqNorm::parse(freq_norm))?;
+    let band = parse(Band::new(fs, nfft, freqmin, freqmax, taper_bins))?;
+    let rows = spectra.shape()[0];
+    if spectra.shape()[1] != nfft / 2 + 1 {
+        return Err(KernelError::new_err(format!(
+            "spectra: rows hold {} bins, nfft={nfft} needs {}",
+            spectra.shape()[1],
+            nfft / 2 + 1
+        )));
+    }
+    let s = slice("spectra", &spectra)?;
+    let out = detached(py, threads, || {
+        whiten_rows(s, nfft, &band, method, smoothspect_n)
+    })?;
+    Ok((array(py, out, [rows, band.len()])?, band.offset))
+}
+
+/// Whitened window spectra of day records; see `c4.kernels.spectra`.
+#[pyfunction]
+#[pyo3(signature = (
+    data, fs, cc_len, step, maxlag, freqmin, freqmax, *, gaps=None, taper_fraction=0.05,
+    taper_bins=100, time_norm="none", smooth_n=1, clip_std=3.0, freq_norm="rma",
+    smoothspect_n=1, max_gap_fraction=0.0, max_std_ratio=f32::INFINITY, threads=None
+))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn spectra<'py>(
+    py: Python<'py>,
+    data: PyReadonlyArray2<'py, f32>,
+    fs: f64,
+    cc_len: f64,
+    step: f64,
+    maxlag: f64,
+    freqmin: f64,
+    freqmax: f64,
+    gaps: Option<PyReadonlyArray2<'py, bool>>,
+    taper_fraction: f64,
+    taper_bins: usize,
+    time_norm: &str,
+    smooth_n: usize,
+    clip_std: f32,
+    freq_norm: &str,
+    smoothspect_n: usize,
+    max_gap_fraction: f32,
+    max_std_ratio: f32,
+    threads: Option<usize>,
+) -> PyResult<(
+    Arr<'py, Complex32, 3>,
+    Arr<'py, bool, 2>,
+    Qc<'py>,
+    usize,
+    usize,
+)> {
+    let settings = SpectraSettings {
+        fs,
+        cc_len,
+        step,
+        taper_fraction,
+        maxlag,
+        freqmin,
+        freqmax,
+        taper_bins,
+        time_norm: time_norm_params(time_norm, smooth_n, clip_std)?,
+        freq_norm: parse(FreqNorm::parse(freq_norm))?,
+        smoothspect_n,
+        max_gap_fraction,
+        max_std_ratio,
+    };
+    let p = parse(settings.params())?;
+    let [c, n] = [data.shape()[0], data.shape()[1]];
+    let x = slice("data", &data)?;
+    let g = gaps.as_ref().map(|g| slice("gaps", g)).transpose()?;
+    let s = detached(py, threads, || spec::compute(x, c, n, g, &p))?;
+    let shape = [s.n_channels, s.n_windows];
+    Ok((
+        array(py, s.data, [s.n_channels, s.n_windows, s.n_bins])?,
+        array(py, s.valid, shape)?,
+        qc_arrays(py, &s.qc, shape)?,
+        s.offset,
+        s.nfft,
+    ))
+}
+
+/// Correlate pairs of window spectra; returns ((pair, group, lag) correlations, (pair, group)
+/// window counts).
+#[pyfunction]
+#[pyo3(signature = (spectra, valid, offset, nfft, pairs, maxlag_n, cc_method="xcorr", substack=0, smoothspect_n=1, threads=None))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn correlate<'py>(
+    py: Python<'py>,
+    spectra: PyReadonlyArray3<'py, Complex32>,
+    valid: PyReadonlyArray2<'py, bool>,
+    offset: usize,
+    nfft: usize,
+    pairs: PyReadonlyArray2<'py, i64>,
+    maxlag_n: usize,
+    cc_method: &str,
+    substack: usize,
+    smoothspect_n: usize,
+    threads: Option<usize>,
+) -> PyResult<(Arr<'py, f32, 3>, Arr<'py, u32, 2>)> {
+    let shape = spectra.shape();
+    let view = SpectraView {
+        n_channels: shape[0],
+        n_windows: shape[1],
+        n_bins: shape[2],
+        offset,
+        nfft,
+        data: slice("spectra", &spectra)?,
+        valid: slice("valid", &valid)?,
+    };
+    if pairs.shape()[1] != 2 {
+        return Err(KernelError::new_err("pairs: must have shape (n_pairs, 2)"));
+    }
+    let pair_list: Vec<[usize; 2]> = slice("pairs", &pairs)?
+        .chunks(2)
+        .map(|p| {
+            let ok = p.iter().all(|&c| c >= 0);
+            ok.then(|| [p[0] as usize, p[1] as usize])
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(|| KernelError::new_err("pairs: channel indices must be >= 0"))?;
+    let params = CorrParams {
+        method: parse(CcMethod::parse(cc_method))?,
+        maxlag_n,
+        substack,
+        smoothspect_n,
+    };
+    let out = detached(py, threads, || corr::correlate(&view, &pair_list, &params))?;
+    let groups = [out.n_pairs, out.n_groups];
+    Ok((
+        array(py, out.data, [out.n_pairs, out.n_groups, out.n_lags])?,
+        array(py, out.counts, groups)?,
+    ))
+}
+
+/// Stack (pair, time, lag) traces along time; returns ((pair, lag) stacks, (pair, time) weights).
+#[pyfunction]
+#[pyo3(signature = (x, method, pws_power=2.0, robust_epsilon=1e-6, robust_max_iter=10, nroot_power=2.0, threads=None))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn stack<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray3<'py, f32>,
+    method: &str,
+    pws_power: f32,
+    robust_epsilon: f32,
+    robust_max_iter: usize,
+    nroot_power: f32,
+    threads: Option<usize>,
+) -> PyResult<(Arr<'py, f32, 2>, Arr<'py, f32, 2>)> {
+    let m = match parse(StackKind::parse(method))? {
+        StackKind::Linear => StackMethod::Linear,
+        StackKind::Pws => StackMethod::Pws { power: pws_power },
+        StackKind::Robust => StackMethod::Robust {
+            epsilon: robust_epsilon,
+            max_iter: robust_max_iter,
+        },
+        StackKind::Nroot => StackMethod::Nroot { n: nroot_power },
+    };
+    let [p, t, l] = [x.shape()[0], x.shape()[1], x.shape()[2]];
+    let data = slice("x", &x)?;
+    let out = detached(py, threads, || stk::stack(data, p, t, l, m))?;
+    Ok((
+        array(py, out.data, [p, l])?,
+        array(py, out.weights, [p, t])?,
+    ))
+}
+
+/// Sum over time of the unit phasors of the analytic signal: (pair, lag) complex64.
+#[pyfunction]
+#[pyo3(signature = (x, threads=None))]
+fn phase_sum<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray3<'py, f32>,
+    threads: Option<usize>,
+) -> PyResult<Arr<'py, Complex32, 2>> {
+    let [p, t, l] = [x.shape()[0], x.shape()[1], x.shape()[2]];
+    let data = slice("x", &x)?;
+    let out = detached(py, threads, || stk::phase_sum(data, p, t, l))?;
+    array(py, out, [p, l])
+}
+
+/// Number of threads kernels use by default (`C4_NUM_THREADS`, else all CPUs).
+#[pyfunction]
+fn default_threads() -> usize {
+    pool::default_threads()
+}
+
+#[pymodule]
+fn _kernels(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("KernelError", m.py().get_type::<KernelError>())?;
+    m.add_function(wrap_pyfunction!(fast_len, m)?)?;
+    m.add_function(wrap_pyfunction!(windows, m)?)?;
+    m.add_function(wrap_pyfunction!(time_normalize, m)?)?;
+    m.add_function(wrap_pyfunction!(whiten, m)?)?;
+    m.add_function(wrap_pyfunction!(spectra, m)?)?;
+    m.add_function(wrap_pyfunction!(correlate, m)?)?;
+    m.add_function(wrap_pyfunction!(stack, m)?)?;
+    m.add_function(wrap_pyfunction!(phase_sum, m)?)?;
+    m.add_function(wrap_pyfunction!(default_threads, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
