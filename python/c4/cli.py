@@ -36,6 +36,9 @@ def _main(
     """Set up logging once for every command."""
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from c4.progress import set_verbosity
+
+    set_verbosity(quiet=quiet and not verbose, verbose=verbose)
 
 
 @app.command("version")
