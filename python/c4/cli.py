@@ -50,6 +50,11 @@ def version_command() -> None:
                   f"{_kernels.default_threads()} threads)")
 
 
+from c4.batch.cli import register as _register_batch  # noqa: E402  (submit, status, local, iam)
+
+_register_batch(app)
+
+
 def main() -> None:
     """Entry point of the ``c4`` console script."""
     app()

@@ -119,7 +119,18 @@ class BatchConfig(BaseModel):
     image_type: ImageType = Field(
         "ECS_AL2023", description="Batch image type matching the AMI's family."
     )
+    root_device: str = Field(
+        "/dev/xvda", description="Root device name of the AMI (ECS-optimized AL2023 and AL2)."
+    )
     root_volume_gib: int = Field(50, ge=8, description="Size of the encrypted root volume, GiB.")
+    scratch_device: str | None = Field(
+        "/dev/xvdb",
+        description="Device of the AMI's scratch volume (packer/ maps /dev/xvdb); the launch "
+        "template marks it encrypted. Unset: leave the AMI's mapping alone.",
+    )
+    scratch_volume_gib: int | None = Field(
+        None, ge=1, description="Size of the scratch volume, GiB; unset keeps the AMI's size."
+    )
     instance_role: str = Field(
         "ecsInstanceRole",
         description="Instance profile (name or ARN) of the container instances.",
