@@ -50,9 +50,18 @@ def version_command() -> None:
                   f"{_kernels.default_threads()} threads)")
 
 
+from c4.plot import app as _plot_app  # noqa: E402  (command groups are composed here)
+
+app.add_typer(_plot_app, name="plot")
+
 from c4.batch.cli import register as _register_batch  # noqa: E402  (submit, status, local, iam)
 
 _register_batch(app)
+
+
+from c4.pipeline_cli import register as _register_pipeline  # noqa: E402  (correlate, stack, ...)
+
+_register_pipeline(app)
 
 
 def main() -> None:
