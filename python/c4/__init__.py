@@ -9,4 +9,6 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     from c4._kernels import __version__
 
-__all__ = ["__version__"]
+from c4.store import open_results
+
+__all__ = ["__version__", "open_results"]

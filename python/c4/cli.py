@@ -59,6 +59,11 @@ from c4.batch.cli import register as _register_batch  # noqa: E402  (submit, sta
 _register_batch(app)
 
 
+from c4.pipeline_cli import register as _register_pipeline  # noqa: E402  (correlate, stack, ...)
+
+_register_pipeline(app)
+
+
 def main() -> None:
     """Entry point of the ``c4`` console script."""
     app()

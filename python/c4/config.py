@@ -1,0 +1,402 @@
+"""``c4.toml``: the one configuration file of a c4 campaign, validated with clear errors.
+
+Sections: ``[data]`` (what to read), ``[processing]`` (how to correlate; NoisePy's parameter
+names where one exists), ``[output]`` (where to write) and ``[batch]`` (AWS Batch, see
+:mod:`c4.batch.config`). Every key has a default and a one-line description; the commented
+default file (``c4 config init``) and ``docs/config.md`` are generated from these models so the
+documentation cannot drift. Unknown keys are errors. A validation error is one
+:class:`ConfigError` whose message names the key, the problem and the allowed values, e.g.
+``processing.time_norm: input should be 'none', 'one_bit', 'rma' or 'clip'; allowed: none,
+one_bit, rma, clip``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from c4.batch.config import BatchConfig
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DataConfig",
+    "OutputConfig",
+    "ProcessingConfig",
+    "config_markdown",
+    "default_toml",
+    "load_config",
+    "parse_config",
+]
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key(s) and the allowed values."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    """What to read: the waveform archive, station metadata, channel selection and dates."""
+
+    source: str = Field(
+        "s3://scedc-pds",
+        description="Waveform archive: a local directory or s3://bucket/prefix "
+        "(the SCEDC public bucket by default).",
+    )
+    layout: Literal["scedc", "sds"] = Field(
+        "scedc",
+        description="Archive layout: scedc (continuous_waveforms/YYYY/YYYY_DDD/<file>.ms, local "
+        "or S3) or sds (YEAR/NET/STA/CHA.D/NET.STA.LOC.CHA.D.YEAR.DOY, local).",
+    )
+    stations: str = Field(
+        "",
+        description="Station metadata: a directory/S3 prefix of StationXML files "
+        "(NET_STA.xml) or a CSV file (network,station,latitude,longitude,elevation); "
+        "empty = <source>/FDSNstationXML (SCEDC convention).",
+    )
+    network: list[str] = Field(default_factory=lambda: ["*"],
+                               description="Network code glob patterns (any may match).")
+    station: list[str] = Field(default_factory=lambda: ["*"],
+                               description="Station code glob patterns.")
+    location: list[str] = Field(default_factory=lambda: ["*"],
+                                description="Location code glob patterns ('' is the empty code).")
+    channel: list[str] = Field(default_factory=lambda: ["HH?", "BH?"],
+                               description="Channel code glob patterns.")
+    components: str = Field(
+        "Z", description="Components to correlate (last letter of the channel code), e.g. ZNE."
+    )
+    channel_priority: list[str] = Field(
+        default_factory=lambda: ["HH", "BH", "EH", "SH", "LH"],
+        description="When a station has several band/instrument codes, the first listed wins "
+        "(unlisted ones come last, alphabetically); then the lowest location code wins.",
+    )
+    start: dt.date = Field(dt.date(2024, 1, 1), description="First day (YYYY-MM-DD).")
+    end: dt.date = Field(dt.date(2024, 12, 31), description="Last day, inclusive (YYYY-MM-DD).")
+    shard: Literal["month", "day"] = Field(
+        "month", description="What one Batch array child processes: a calendar month or a day."
+    )
+    anonymous: bool = Field(
+        True, description="Read the source unsigned (public buckets such as scedc-pds)."
+    )
+    endpoint_url: str = Field(
+        "", description="S3 endpoint URL for source and output (empty: AWS_ENDPOINT_URL or AWS)."
+    )
+    day_length_s: float = Field(
+        86400.0, gt=0, le=86400.0,
+        description="Seconds of each day file used, from midnight (less only for short "
+        "synthetic archives such as the demo's).",
+    )
+    download_workers: int = Field(16, ge=1, description="Parallel downloads from S3.")
+
+    @field_validator("components")
+    @classmethod
+    def _components(cls, v: str) -> str:
+        if not v or not v.isalnum() or len(set(v)) != len(v):
+            raise ValueError("must be distinct component letters such as 'Z' or 'ZNE'")
+        return v.upper()
+
+    @model_validator(mode="after")
+    def _dates(self) -> DataConfig:
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        return self
+
+
+StackMethod = Literal["linear", "pws", "robust", "nroot"]
+
+
+class ProcessingConfig(_Section):
+    """How to correlate. Names follow NoisePy where it has one."""
+
+    sampling_rate: float = Field(20.0, gt=0, description="Sampling rate after resampling, Hz.")
+    cc_len: float = Field(1800.0, gt=0, description="Correlation window length, s.")
+    step: float = Field(450.0, gt=0, description="Time between window starts, s.")
+    freqmin: float = Field(0.05, gt=0, description="Lower corner of the whitening band, Hz.")
+    freqmax: float = Field(2.0, gt=0, description="Upper corner of the whitening band, Hz.")
+    taper_bins: int = Field(100, ge=0, description="Cosine taper width outside the band, bins.")
+    taper_fraction: float = Field(
+        0.05, ge=0, le=0.5, description="Cosine taper at each end of a window, fraction."
+    )
+    time_norm: Literal["none", "one_bit", "rma", "clip"] = Field(
+        "none", description="Time-domain normalisation of each window."
+    )
+    smooth_n: int = Field(10, ge=1, description="Running-mean length of time_norm=rma, samples.")
+    clip_std: float = Field(3.0, gt=0, description="Clip level of time_norm=clip, in std.")
+    freq_norm: Literal["none", "rma", "phase_only"] = Field(
+        "rma", description="Spectral whitening."
+    )
+    smoothspect_n: int = Field(10, ge=1,
+                               description="Running-mean length of freq_norm=rma, bins.")
+    cc_method: Literal["xcorr", "coherency", "deconv"] = Field(
+        "xcorr", description="Correlation type."
+    )
+    maxlag: float = Field(200.0, gt=0, description="Largest lag kept, s (both signs).")
+    substack: int = Field(
+        0, ge=0, description="Windows per sub-stack within a day (0: one correlation per day)."
+    )
+    stack_methods: list[StackMethod] = Field(
+        default_factory=lambda: ["linear", "pws"], min_length=1,
+        description="Stacks written per shard: linear, pws, robust, nroot.",
+    )
+    pws_power: float = Field(2.0, gt=0, description="Exponent of the phase-weighted stack.")
+    nroot_power: float = Field(2.0, gt=0, description="n of the n-th root stack.")
+    robust_epsilon: float = Field(1e-6, gt=0, description="Convergence of the robust stack.")
+    robust_max_iter: int = Field(10, ge=1, description="Iterations of the robust stack.")
+    max_distance_km: float = Field(
+        10000.0, ge=0, description="Largest inter-station distance correlated, km."
+    )
+    autocorr: bool = Field(False, description="Also compute auto-correlations (a channel with "
+                           "itself).")
+    cross_components: bool = Field(
+        True, description="Correlate different components (e.g. ZN) as well as equal ones."
+    )
+    min_data_fraction: float = Field(
+        0.5, ge=0, le=1, description="Drop a channel-day with less data than this fraction."
+    )
+    max_gap_fraction: float = Field(
+        0.05, ge=0, le=1, description="Drop a window whose share of gap samples exceeds this."
+    )
+    max_std_ratio: float = Field(
+        10.0, gt=0,
+        description="Drop a window whose max|x|/std exceeds this (NoisePy max_over_std).",
+    )
+    remove_response: bool = Field(
+        False, description="Remove the instrument response (StationXML metadata needed)."
+    )
+    response_output: Literal["DISP", "VEL", "ACC"] = Field(
+        "VEL", description="Ground-motion unit after response removal."
+    )
+    workers: int = Field(0, ge=0, description="Preprocessing processes (0: one per core).")
+    threads: int = Field(
+        0, ge=0, description="Kernel threads (0: C4_NUM_THREADS or one per core)."
+    )
+    pair_block: int = Field(
+        20000, ge=1, description="Pairs correlated per block (bounds memory)."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProcessingConfig:
+        nyquist = self.sampling_rate / 2
+        if self.freqmax <= self.freqmin:
+            raise ValueError(f"freqmax ({self.freqmax}) must exceed freqmin ({self.freqmin})")
+        if self.freqmax >= nyquist:
+            raise ValueError(f"freqmax ({self.freqmax}) must be below Nyquist ({nyquist} Hz)")
+        if self.step > self.cc_len:
+            raise ValueError(f"step ({self.step}) must not exceed cc_len ({self.cc_len})")
+        for name in ("cc_len", "step", "maxlag"):
+            n = getattr(self, name) * self.sampling_rate
+            if abs(n - round(n)) > 1e-6:
+                raise ValueError(f"{name} must be a whole number of samples at "
+                                 f"sampling_rate={self.sampling_rate}")
+        return self
+
+
+class OutputConfig(_Section):
+    """Where results go."""
+
+    output: str = Field("c4-results",
+                        description="Results store: a local directory or s3://bucket/prefix.")
+    scratch: str = Field(
+        "/scratch", description="Local working directory (the Batch scratch volume); must exist."
+    )
+    min_free_gb: float = Field(1.0, ge=0, description="Free scratch space needed per day, GB.")
+
+
+class Config(_Section):
+    """A whole ``c4.toml``."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    processing: ProcessingConfig = Field(default_factory=ProcessingConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
+
+    def to_toml(self) -> str:
+        """The config as TOML (stored with every result)."""
+        return tomli_w.dumps(_plain(self.model_dump(mode="json", exclude_none=True)))
+
+    def fingerprint(self) -> str:
+        """Hash of what determines the numbers of a day (data selection and processing)."""
+        keep = {"data": self.data.model_dump(mode="json", exclude={"start", "end", "shard",
+                                                                    "download_workers"}),
+                "processing": self.processing.model_dump(
+                    mode="json", exclude={"workers", "pair_block", "stack_methods"})}
+        return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    return x
+
+
+def _describe_allowed(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """The allowed values (Literal) or keys (unknown key) at ``loc``."""
+    cls: Any = model
+    for i, part in enumerate(loc):
+        fields = getattr(cls, "model_fields", None)
+        if fields is None:
+            return ""
+        if part not in fields:
+            return "allowed keys: " + ", ".join(fields)
+        ann = fields[part].annotation
+        if i == len(loc) - 1 or not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            args = _literal_args(ann)
+            return "allowed: " + ", ".join(map(str, args)) if args else ""
+        cls = ann
+    return ""
+
+
+def _literal_args(ann: Any) -> tuple[Any, ...]:
+    if typing.get_origin(ann) is Literal:
+        return typing.get_args(ann)
+    for arg in typing.get_args(ann):
+        found = _literal_args(arg)
+        if found:
+            return found
+    return ()
+
+
+def _format_errors(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if not isinstance(p, int))
+        key = ".".join(str(p) for p in e["loc"]) or "config"
+        if e["type"] == "extra_forbidden":
+            problem = "unknown key"
+            allowed = _describe_allowed(Config, loc)
+        else:
+            problem = e["msg"].removeprefix("Value error, ")
+            problem = problem[:1].lower() + problem[1:]
+            allowed = _describe_allowed(Config, loc)
+        lines.append(f"{key}: {problem}" + (f"; {allowed}" if allowed else ""))
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any]) -> Config:
+    """Validate a config mapping; raises :class:`ConfigError` with one line per problem."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err)) from None
+
+
+def set_key(data: dict[str, Any], assignment: str) -> None:
+    """Apply a ``section.key=value`` override (value parsed as TOML, else a plain string)."""
+    if "=" not in assignment:
+        raise ConfigError(f"{assignment!r}: expected section.key=value")
+    key, _, raw = assignment.partition("=")
+    parts = [p.strip() for p in key.strip().split(".") if p.strip()]
+    if len(parts) < 2:
+        raise ConfigError(f"{key!r}: expected section.key, e.g. processing.cc_len")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    node = data
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{key}: {p} is not a section")
+    node[parts[-1]] = value
+
+
+def load_config(
+    url: str | Path | None = None, overrides: list[str] | None = None, *,
+    endpoint_url: str = "",
+) -> Config:
+    """Read ``c4.toml`` (a path or ``s3://`` URL; None: all defaults) and apply overrides
+    (``["processing.cc_len=600", ...]``)."""
+    data: dict[str, Any] = {}
+    if url is not None:
+        url = str(url)
+        try:
+            if url.startswith("s3://"):
+                from c4.objstore import Location, split_s3
+
+                bucket, key = split_s3(url)
+                text = Location(f"s3://{bucket}", endpoint_url=endpoint_url).read_bytes(key)
+                text = text.decode()
+            else:
+                text = Path(url).read_text()
+        except FileNotFoundError:
+            raise ConfigError(f"config file {url} not found") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{url}: not valid TOML: {exc}") from None
+    for assignment in overrides or []:
+        set_key(data, assignment)
+    return parse_config(data)
+
+
+def _toml_value(value: Any) -> str:
+    """One-line TOML rendering of a default value (inline arrays and tables)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, dt.date)):
+        return str(value) if not isinstance(value, float) or value == value else "nan"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = (f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    raise TypeError(f"cannot render {value!r} as TOML")
+
+
+def _sections() -> list[tuple[str, type[BaseModel]]]:
+    return [(name, f.annotation) for name, f in Config.model_fields.items()]  # type: ignore[misc]
+
+
+def default_toml() -> str:
+    """A commented ``c4.toml`` with every key at its default (what ``c4 config init`` writes)."""
+    defaults = Config().model_dump()
+    out = ["# c4 configuration. Every key is shown at its default; see docs/config.md.", ""]
+    for name, model in _sections():
+        out.append(f"# {(model.__doc__ or '').strip().splitlines()[0]}")
+        out.append(f"[{name}]")
+        for key, field in model.model_fields.items():
+            out.append(f"# {field.description}")
+            value = defaults[name].get(key)
+            if value is None:
+                out.append(f"# {key} =   (unset)")
+            else:
+                out.append(f"{key} = {_toml_value(value)}")
+        out.append("")
+    return "\n".join(out)
+
+
+def config_markdown() -> str:
+    """Markdown reference of every key (the body of docs/config.md)."""
+    defaults = Config().model_dump()
+    out = ["# c4.toml reference", "",
+           "Generated from `c4.config` (`python -c 'import c4.config as c; "
+           "print(c.config_markdown())' > docs/config.md`); a test checks it is current. "
+           "`c4 config init` writes the same defaults as a commented file.", ""]
+    for name, model in _sections():
+        out += [f"## [{name}]", "", (model.__doc__ or "").strip().splitlines()[0], "",
+                "| key | default | description |", "| --- | --- | --- |"]
+        for key, field in model.model_fields.items():
+            value = defaults[name].get(key)
+            shown = "(unset)" if value is None else _toml_value(value)
+            desc = (field.description or "").replace("|", "\\|")
+            shown = shown.replace("|", "\\|")
+            out.append(f"| `{key}` | `{shown}` | {desc} |")
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,269 @@
+"""Local directories and S3 prefixes behind one small interface (list, get, put, exists).
+
+A location is either a local path or ``s3://bucket/prefix``. S3 goes through boto3: public
+buckets are read unsigned (``anonymous=True``); ``endpoint_url`` or the ``AWS_ENDPOINT_URL``
+environment variable points boto3 at another server (e.g. a local moto server). Requests use
+botocore's adaptive retry mode, and :func:`with_retries` adds back-off around whole transfers
+so that throttling (``SlowDown``, 503) or a dropped connection is retried, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_RETRYABLE_CODES = {
+    "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
+    "InternalError", "ServiceUnavailable", "503", "500", "RequestLimitExceeded",
+}
+
+
+def is_s3(url: str) -> bool:
+    """True for ``s3://`` URLs."""
+    return str(url).startswith("s3://")
+
+
+def split_s3(url: str) -> tuple[str, str]:
+    """``s3://bucket/a/b`` -> ``("bucket", "a/b")`` (no leading or trailing slash on the key)."""
+    rest = url[len("s3://"):]
+    bucket, _, key = rest.partition("/")
+    if not bucket:
+        raise ValueError(f"{url!r}: no bucket name in S3 URL")
+    return bucket, key.strip("/")
+
+
+def join(base: str, *parts: str) -> str:
+    """Join a location and relative parts with ``/`` (works for paths and S3 URLs)."""
+    out = str(base).rstrip("/")
+    for p in parts:
+        p = str(p).strip("/")
+        if p:
+            out = f"{out}/{p}" if out else p
+    return out
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+        return str(err.get("Code")) in _RETRYABLE_CODES or status in {"500", "503"}
+    return isinstance(exc, (ConnectionError, HTTPClientError, TimeoutError))
+
+
+def with_retries(fn: Callable[[], T], *, what: str, attempts: int = 5, base_s: float = 0.5) -> T:
+    """Call ``fn`` and retry throttling / transient network errors with jittered exponential
+    back-off (``base_s · 2^k`` seconds, k = 0, 1, ...); other errors propagate at once."""
+    for k in range(attempts):
+        try:
+            return fn()
+        except Exception as exc:
+            if not _is_retryable(exc) or k == attempts - 1:
+                raise
+            delay = base_s * 2**k * (0.5 + random.random())
+            log.warning("retrying %s in %.1f s after %s", what, delay, exc)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+_clients: dict[tuple[bool, str], object] = {}
+_clients_lock = threading.Lock()
+
+
+def s3_client(anonymous: bool = False, endpoint_url: str = "") -> object:
+    """A (cached, thread-safe) boto3 S3 client; unsigned when ``anonymous``."""
+    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL", "")
+    key = (anonymous, endpoint)
+    with _clients_lock:
+        if key not in _clients:
+            import boto3
+            from botocore import UNSIGNED
+            from botocore.config import Config
+
+            cfg = Config(
+                retries={"max_attempts": 10, "mode": "adaptive"},
+                max_pool_connections=64,
+                signature_version=UNSIGNED if anonymous else None,
+            )
+            session = boto3.session.Session()
+            _clients[key] = session.client("s3", endpoint_url=endpoint or None, config=cfg)
+        return _clients[key]
+
+
+@dataclass(frozen=True)
+class Location:
+    """A local directory or S3 prefix; all keys below are relative ``/``-separated paths."""
+
+    url: str
+    anonymous: bool = False
+    endpoint_url: str = ""
+
+    @property
+    def client(self):
+        return s3_client(self.anonymous, self.endpoint_url)
+
+    def child(self, *parts: str) -> Location:
+        return Location(join(self.url, *parts), self.anonymous, self.endpoint_url)
+
+    def _s3(self, rel: str) -> tuple[str, str]:
+        bucket, prefix = split_s3(self.url)
+        return bucket, join(prefix, rel)
+
+    def list(self, rel: str = "") -> list[str]:
+        """Relative keys of all files below ``rel`` (recursive), sorted."""
+        if is_s3(self.url):
+            bucket, prefix = self._s3(rel)
+            root = split_s3(self.url)[1]
+            pfx = prefix + "/" if prefix else ""
+            keys: list[str] = []
+
+            def page_all() -> list[str]:
+                out = []
+                paginator = self.client.get_paginator("list_objects_v2")
+                for page in paginator.paginate(Bucket=bucket, Prefix=pfx):
+                    out += [o["Key"] for o in page.get("Contents", [])]
+                return out
+
+            for k in with_retries(page_all, what=f"listing s3://{bucket}/{pfx}"):
+                keys.append(k[len(root) + 1:] if root else k)
+            return sorted(keys)
+        base = Path(self.url) / rel
+        if not base.is_dir():
+            return []
+        root = Path(self.url)
+        return sorted(p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file())
+
+    def list_names(self, rel: str = "") -> list[str]:
+        """Names of the files directly in ``rel`` (not recursive), sorted."""
+        if is_s3(self.url):
+            bucket, prefix = self._s3(rel)
+            pfx = prefix + "/" if prefix else ""
+
+            def page_all() -> list[str]:
+                out = []
+                paginator = self.client.get_paginator("list_objects_v2")
+                for page in paginator.paginate(Bucket=bucket, Prefix=pfx, Delimiter="/"):
+                    out += [o["Key"][len(pfx):] for o in page.get("Contents", [])]
+                return out
+
+            return sorted(with_retries(page_all, what=f"listing s3://{bucket}/{pfx}"))
+        base = Path(self.url) / rel
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if p.is_file())
+
+    def exists(self, rel: str) -> bool:
+        if is_s3(self.url):
+            from botocore.exceptions import ClientError
+
+            bucket, key = self._s3(rel)
+            try:
+                with_retries(lambda: self.client.head_object(Bucket=bucket, Key=key),
+                             what=f"head s3://{bucket}/{key}")
+                return True
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                    return False
+                raise
+        return (Path(self.url) / rel).is_file()
+
+    def local_path(self, rel: str) -> Path:
+        """Path of ``rel`` for a local location (error for S3)."""
+        if is_s3(self.url):
+            raise ValueError(f"{self.url} is not a local path")
+        return Path(self.url) / rel
+
+    def get(self, rel: str, dest: Path) -> Path:
+        """Copy ``rel`` to the local file ``dest`` (written atomically) and return ``dest``."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        if is_s3(self.url):
+            bucket, key = self._s3(rel)
+            with_retries(lambda: self.client.download_file(bucket, key, str(tmp)),
+                         what=f"download s3://{bucket}/{key}")
+        else:
+            shutil.copyfile(Path(self.url) / rel, tmp)
+        os.replace(tmp, dest)
+        return dest
+
+    def read_bytes(self, rel: str) -> bytes:
+        if is_s3(self.url):
+            bucket, key = self._s3(rel)
+            return with_retries(
+                lambda: self.client.get_object(Bucket=bucket, Key=key)["Body"].read(),
+                what=f"get s3://{bucket}/{key}",
+            )
+        return (Path(self.url) / rel).read_bytes()
+
+    def put(self, src: Path, rel: str) -> None:
+        """Upload/copy the local file ``src`` to ``rel``; a local copy is renamed into place so
+        readers never see a half-written file."""
+        if is_s3(self.url):
+            bucket, key = self._s3(rel)
+            with_retries(lambda: self.client.upload_file(str(src), bucket, key),
+                         what=f"upload s3://{bucket}/{key}")
+            return
+        dest = Path(self.url) / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Write ``data`` to ``rel`` atomically (single PUT on S3, rename locally)."""
+        if is_s3(self.url):
+            bucket, key = self._s3(rel)
+            with_retries(lambda: self.client.put_object(Bucket=bucket, Key=key, Body=data),
+                         what=f"put s3://{bucket}/{key}")
+            return
+        dest = Path(self.url) / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+
+    def put_tree(self, src: Path, rel: str, workers: int = 16) -> None:
+        """Upload every file below the local directory ``src`` to ``rel/`` in parallel."""
+        files = sorted(p for p in src.rglob("*") if p.is_file())
+        if not is_s3(self.url):
+            dest = Path(self.url) / rel
+            tmp = dest.with_name(dest.name + ".part")
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(src, tmp)
+            if dest.exists():
+                shutil.rmtree(dest)
+            os.replace(tmp, dest)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(lambda p: self.put(p, join(rel, p.relative_to(src).as_posix())),
+                          files))
+
+    def get_tree(self, rel: str, dest: Path, workers: int = 16) -> Path:
+        """Download every file below ``rel/`` into the local directory ``dest``."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        keys = self.list(rel)
+        prefix = rel.strip("/") + "/"
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(lambda k: self.get(k, dest / k[len(prefix):]), keys))
+        return dest
+
+
+def iter_chunks(items: list[T], size: int) -> Iterator[list[T]]:
+    """Consecutive chunks of at most ``size`` items."""
+    for i in range(0, len(items), max(1, size)):
+        yield items[i:i + size]

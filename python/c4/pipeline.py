@@ -1,0 +1,325 @@
+"""One shard, end to end: fetch -> preprocess -> spectra -> correlate per day, then stack.
+
+This is what ``c4 correlate`` (and so every Batch array child) runs. For each day of the shard:
+
+1. skip it if the manifest says it is complete with the same processing settings (log line
+   ``day YYYY-MM-DD already complete, skipping``);
+2. check the scratch directory (exists, ``output.min_free_gb`` free);
+3. list the day's files, choose channels (:func:`c4.sources.select_channels`), download them
+   to scratch (S3) in parallel;
+4. preprocess every channel (:mod:`c4.preprocess`, process pool);
+5. whitened window spectra and correlations of all pairs (Rust kernels), pairs in blocks;
+6. write the day's correlations to the results store, then its manifest entry; clean scratch.
+
+Then the shard's stacks (``processing.stack_methods``) are built from the daily files in day
+order and written as ``shards/<label>.zarr``, followed by the shard's manifest entry. Nothing
+is random and the day order is fixed, so a resumed run gives bit-identical results.
+Per-stage wall times (fetch, preprocess, spectra, correlate, write, stack) are kept in the
+manifest entries and in the ``shard_done`` event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import c4
+from c4 import kernels
+from c4.config import Config
+from c4.objstore import Location
+from c4.preprocess import ChannelTask, Preprocessor
+from c4.progress import Reporter
+from c4.shards import shard_days, shard_label
+from c4.sources import Archive, ChannelId, select_channels
+from c4.stacking import stack_attrs, stack_dailies
+from c4.stations import Stations, load_stations, pair_geometry
+from c4.store import (
+    DailyResult,
+    day_entry,
+    make_dataset,
+    output_location,
+    read_daily,
+    shard_entry,
+    write_dataset,
+    write_day,
+    write_shard_entry,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["STAGES", "ScratchError", "Timings", "check_scratch", "make_pairs", "run_shard"]
+
+STAGES = ("fetch", "preprocess", "spectra", "correlate", "write", "stack")
+
+
+class ScratchError(RuntimeError):
+    """The scratch directory is missing or too full."""
+
+
+@dataclass
+class Timings:
+    """Wall-clock seconds per pipeline stage."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - t0
+
+    def add(self, other: dict[str, float]) -> None:
+        for k, v in other.items():
+            self.seconds[k] += v
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(self.seconds.get(k, 0.0), 4) for k in STAGES}
+
+
+def check_scratch(scratch: str | Path, min_free_gb: float) -> Path:
+    """The scratch directory, or :class:`ScratchError` if missing or below ``min_free_gb``."""
+    path = Path(scratch)
+    if not path.is_dir():
+        raise ScratchError(
+            f"scratch directory {path} does not exist (is the scratch volume mounted? "
+            "set output.scratch to an existing directory)")
+    free_gb = shutil.disk_usage(path).free / 1e9
+    if free_gb < min_free_gb:
+        raise ScratchError(f"scratch directory {path} has {free_gb:.2f} GB free, less than "
+                           f"output.min_free_gb = {min_free_gb} GB")
+    return path
+
+
+def make_pairs(channels: list[ChannelId], stations: Stations, config: Config,
+               ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Channel index pairs (i <= j, sorted) to correlate and their per-pair coordinates."""
+    p = config.processing
+    idx: list[tuple[int, int]] = []
+    geo: dict[str, list[Any]] = defaultdict(list)
+    cache: dict[tuple[str, str], tuple[float, float, float]] = {}
+    for i, a in enumerate(channels):
+        for j in range(i, len(channels)):
+            b = channels[j]
+            if i == j and not p.autocorr:
+                continue
+            if a.component != b.component and not p.cross_components:
+                continue
+            key = (a.station_id, b.station_id)
+            if key not in cache:
+                cache[key] = pair_geometry(stations.coords[a.station_id],
+                                           stations.coords[b.station_id])
+            dist, az, baz = cache[key]
+            if dist > p.max_distance_km:
+                continue
+            sa, sb = stations.coords[a.station_id], stations.coords[b.station_id]
+            idx.append((i, j))
+            for name, value in (
+                ("pair", f"{a.id}_{b.id}"), ("source", a.id), ("receiver", b.id),
+                ("component", a.component + b.component), ("distance_km", dist),
+                ("azimuth", az), ("backazimuth", baz),
+                ("source_latitude", sa.latitude), ("source_longitude", sa.longitude),
+                ("source_elevation", sa.elevation), ("receiver_latitude", sb.latitude),
+                ("receiver_longitude", sb.longitude), ("receiver_elevation", sb.elevation),
+            ):
+                geo[name].append(value)
+    pairs = np.array(idx, np.int64).reshape(-1, 2)
+    table = {k: np.array(v) for k, v in geo.items()}
+    return pairs, table
+
+
+class _Shard:
+    def __init__(self, config: Config, index: int, reporter: Reporter) -> None:
+        self.config = config
+        self.index = index
+        self.reporter = reporter
+        self.days = shard_days(config, index)
+        self.label = shard_label(config, index)
+        self.fingerprint = config.fingerprint()
+        self.out: Location = output_location(config.output.output, config.data.endpoint_url)
+        self.timings = Timings()
+        self.archive = Archive(config.data)
+        self.stations: Stations | None = None
+
+    # ------------------------------------------------------------------------------ one day
+    def run_day(self, day: dt.date, pre: Preprocessor, work: Path) -> tuple[
+            DailyResult | None, dict[str, Any]]:
+        cfg, p = self.config, self.config.processing
+        t = Timings()
+        info: dict[str, Any] = {"n_files": 0, "n_channels": 0, "n_pairs": 0}
+        assert self.stations is not None
+        with t.stage("fetch"):
+            listing = self.archive.list_day(day)
+            channels = select_channels(listing, cfg.data, self.stations.known)
+            self.stations.load({c.station_id for c in channels})
+            channels = [c for c in channels if c.station_id in self.stations.coords]
+            keys = [k for c in channels for k in listing[c]]
+            local = self.archive.fetch(keys, work)
+        info["n_files"] = len(local)
+        npts = round(cfg.data.day_length_s * p.sampling_rate)
+        start = dt.datetime(day.year, day.month, day.day).isoformat() + "Z"
+        f1 = p.freqmin
+        pre_filt = (0.5 * f1, f1, p.freqmax, min(1.5 * p.freqmax, 0.49 * p.sampling_rate))
+        tasks = []
+        for c in channels:
+            paths = tuple(str(local[k]) for k in listing[c] if k in local)
+            if not paths:
+                continue
+            inv = self.stations.inventories.get(c.station_id) if p.remove_response else None
+            if p.remove_response and inv is None:
+                log.warning("dropping %s: remove_response needs StationXML metadata", c.id)
+                continue
+            tasks.append(ChannelTask(c.id, paths, start, npts, p.sampling_rate,
+                                     p.min_data_fraction, p.remove_response, p.response_output,
+                                     pre_filt, inv))
+        with t.stage("preprocess"):
+            results = [r for r in pre.run(tasks) if r.data is not None]
+        info["n_channels"] = len(results)
+        kept = [ChannelId.parse(r.channel) for r in results]
+        pairs, table = make_pairs(kept, self.stations, cfg)
+        if len(pairs) == 0:
+            log.warning("day %s: no pairs to correlate (%d channels with data)", day, len(kept))
+            return None, {**info, "timings": t.as_dict()}
+        threads = p.threads or None
+        with t.stage("spectra"):
+            data = np.stack([r.data for r in results])  # type: ignore[misc]
+            gaps = np.stack([r.gaps for r in results])  # type: ignore[misc]
+            spec = kernels.spectra(
+                data, p.sampling_rate, cc_len=p.cc_len, step=p.step, maxlag=p.maxlag,
+                freqmin=p.freqmin, freqmax=p.freqmax, gaps=gaps,
+                taper_fraction=p.taper_fraction, taper_bins=p.taper_bins,
+                time_norm=p.time_norm, smooth_n=p.smooth_n, clip_std=p.clip_std,
+                freq_norm=p.freq_norm, smoothspect_n=p.smoothspect_n,
+                max_gap_fraction=p.max_gap_fraction, max_std_ratio=p.max_std_ratio,
+                threads=threads)
+            del data, gaps
+        with t.stage("correlate"):
+            blocks = []
+            counts = []
+            for b0 in range(0, len(pairs), p.pair_block):
+                cc = kernels.correlate(spec, np.ascontiguousarray(pairs[b0:b0 + p.pair_block]),
+                                       p.maxlag, cc_method=p.cc_method, substack=p.substack,
+                                       smoothspect_n=p.smoothspect_n, threads=threads)
+                blocks.append(cc.data)
+                counts.append(cc.counts)
+                lags = cc.lags
+            cdata = np.concatenate(blocks)
+            ccounts = np.concatenate(counts)
+        keep = ccounts.sum(axis=1) > 0
+        n_dropped = int((~keep).sum())
+        if n_dropped:
+            log.info("day %s: %d pairs without a common valid window", day, n_dropped)
+        info["n_pairs"] = int(keep.sum())
+        info["timings"] = t.as_dict()
+        if not keep.any():
+            return None, info
+        order = np.argsort(table["pair"][keep], kind="stable")
+        result = DailyResult(day, np.ascontiguousarray(cdata[keep][order]),
+                             np.ascontiguousarray(ccounts[keep][order]), lags,
+                             {k: v[keep][order] for k, v in table.items()})
+        return result, info
+
+    # ------------------------------------------------------------------------------ the shard
+    def run(self) -> dict[str, Any]:
+        cfg = self.config
+        t_start = time.perf_counter()
+        previous = shard_entry(self.out, self.index)
+        if previous is not None and previous.get("fingerprint") == self.fingerprint:
+            log.info("shard %s (%d) already complete, skipping", self.label, self.index)
+            self.reporter.event("shard_skipped", shard=self.index, label=self.label)
+            return previous
+        scratch = check_scratch(cfg.output.scratch, cfg.output.min_free_gb)
+        work_root = scratch / f"c4-shard-{self.label}"
+        self.stations = load_stations(cfg.data)
+        done, skipped = [], []
+        rep = self.reporter
+        rep.event("shard_start", shard=self.index, label=self.label,
+                  first_day=self.days[0].isoformat(), last_day=self.days[-1].isoformat())
+        with Preprocessor(cfg.processing.workers) as pre, rep.task(
+                f"shard {self.label}: days", total=len(self.days)) as task:
+            for day in self.days:
+                entry = day_entry(self.out, day)
+                if entry is not None and entry.get("fingerprint") == self.fingerprint:
+                    log.info("day %s already complete, skipping", day.isoformat())
+                    skipped.append(day)
+                    task.advance()
+                    continue
+                if entry is not None:
+                    log.warning("day %s was made with other settings; recomputing", day)
+                check_scratch(scratch, cfg.output.min_free_gb)
+                work = work_root / day.isoformat()
+                work.mkdir(parents=True, exist_ok=True)
+                try:
+                    result, info = self.run_day(day, pre, work)
+                    t = Timings()
+                    t.add(info.pop("timings"))
+                    with t.stage("write"):
+                        entry = {
+                            "day": day.isoformat(), "shard": self.index, "label": self.label,
+                            "fingerprint": self.fingerprint, "c4_version": c4.__version__,
+                            "group_seconds": (cfg.processing.substack * cfg.processing.step
+                                              or cfg.data.day_length_s),
+                            **info,
+                        }
+                        entry["timings"] = t.as_dict()
+                        write_day(self.out, result, entry, work)
+                finally:
+                    shutil.rmtree(work, ignore_errors=True)
+                self.timings.add(entry["timings"])
+                done.append(day)
+                rep.event("day_done", shard=self.index, day=day.isoformat(),
+                          channels=info["n_channels"], pairs=info["n_pairs"],
+                          timings=entry["timings"])
+                task.advance()
+        shutil.rmtree(work_root, ignore_errors=True)
+        with self.timings.stage("stack"):
+            store = self._stack(scratch)
+        summary = {
+            "shard": self.index, "label": self.label, "store": store,
+            "days": [d.isoformat() for d in self.days],
+            "days_computed": [d.isoformat() for d in done],
+            "days_skipped": [d.isoformat() for d in skipped],
+            "fingerprint": self.fingerprint, "c4_version": c4.__version__,
+            "timings": self.timings.as_dict(),
+            "seconds": round(time.perf_counter() - t_start, 3),
+        }
+        write_shard_entry(self.out, self.index, summary)
+        rep.event("shard_done", **summary)
+        return summary
+
+    def _stack(self, scratch: Path) -> str | None:
+        dailies = []
+        for day in self.days:
+            entry = day_entry(self.out, day)
+            if entry is not None and entry.get("file"):
+                dailies.append(read_daily(self.out, day))
+        if not dailies:
+            log.warning("shard %s: no day with correlations; nothing to stack", self.label)
+            return None
+        methods = self.config.processing.stack_methods
+        table, stacks, lags, counts = stack_dailies(dailies, methods, self.config.processing)
+        attrs = stack_attrs(self.config, [d.day for d in dailies], product="shard",
+                            shard=self.index, label=self.label)
+        ds = make_dataset(stacks, lags, table, attrs,
+                          extra={k: (("pair",), v) for k, v in counts.items()})
+        rel = f"shards/{self.label}.zarr"
+        write_dataset(ds, self.out, rel, scratch)
+        return rel
+
+
+def run_shard(config: Config, index: int, *, reporter: Reporter | None = None) -> dict[str, Any]:
+    """Run shard ``index`` of ``config`` (see the module docstring); returns its summary (also
+    written as the shard's manifest entry)."""
+    rep = reporter if reporter is not None else Reporter(quiet=True)
+    return _Shard(config, index, rep).run()

@@ -1,0 +1,209 @@
+"""Commands of the pipeline: ``c4 correlate``, ``c4 stack``, ``c4 export``, ``c4 demo`` and
+``c4 config init|show``. Each body calls one library function; user mistakes (bad config,
+missing scratch, no data) become a one-line message and exit code 2 (config) or 1."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from c4.config import Config
+
+log = logging.getLogger("c4")
+err_console = Console(stderr=True)
+out_console = Console()
+
+config_app = typer.Typer(help="Write or check c4.toml.", no_args_is_help=True)
+
+_CONFIG_OPT = typer.Option(None, "--config", "-c", envvar="C4_CONFIG",
+                           help="c4.toml (path or s3:// URL); defaults apply when omitted.")
+_SET_OPT = typer.Option(None, "--set", help="Override a key: section.key=value (repeatable).")
+_STACK_METHOD_OPT = typer.Option(
+    None, "--method", "-m", help="Stack method (repeatable): linear, pws, robust, nroot; "
+    "default processing.stack_methods.")
+_OUT_OPT = typer.Option(Path("sac"), "--out", "-o", help="Folder for the SAC files.")
+_EXPORT_METHOD_OPT = typer.Option(None, "--method", "-m",
+                                  help="Stacks to export (default: all).")
+_DIR_OPT = typer.Option(None, "--dir", help="Folder for the archive and results (default: a "
+                        "temporary one, removed afterwards).")
+_INIT_PATH_ARG = typer.Argument(Path("c4.toml"), help="File to write ('-' for stdout).")
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn domain errors into a message and an exit code, never a traceback."""
+    from c4.config import ConfigError
+    from c4.pipeline import ScratchError
+
+    try:
+        yield
+    except ConfigError as exc:
+        err_console.print(f"[bold red]config error[/]\n{exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except (ScratchError, FileNotFoundError, IndexError, ValueError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _load(config: str | None, overrides: list[str] | None, **extra: str | None) -> Config:
+    from c4.config import load_config
+
+    sets = list(overrides or [])
+    for key, value in extra.items():
+        if value is not None:
+            sets.append(f"{key}={value!r}".replace("'", '"'))
+    return load_config(config, sets)
+
+
+def correlate_command(
+    config: str | None = _CONFIG_OPT,
+    index: int | None = typer.Option(
+        None, "--index", "-i", help="Shard to run (default: AWS_BATCH_JOB_ARRAY_INDEX, "
+        "mapped through C4_SHARD_MAP when set)."),
+    output: str | None = typer.Option(None, help="Override output.output."),
+    scratch: str | None = typer.Option(None, help="Override output.scratch."),
+    overrides: list[str] | None = _SET_OPT,
+) -> None:
+    """Correlate one shard (a month by default): fetch, preprocess, correlate, stack, write."""
+    from c4.pipeline import run_shard
+    from c4.progress import reporter_from_context
+    from c4.shards import current_shard
+
+    with _user_errors():
+        cfg = _load(config, overrides, **{"output.output": output, "output.scratch": scratch})
+        shard = current_shard(index)
+        with reporter_from_context() as rep:
+            summary = run_shard(cfg, shard, reporter=rep)
+    log.info("shard %s done: %d days computed, %d skipped; results %s", summary["label"],
+             len(summary.get("days_computed", [])), len(summary.get("days_skipped", [])),
+             summary.get("store"))
+
+
+def stack_command(
+    config: str | None = _CONFIG_OPT,
+    name: str = typer.Option("all", help="Product name: writes stacks/<name>.zarr."),
+    method: list[str] | None = _STACK_METHOD_OPT,
+    start: str | None = typer.Option(None, help="First day (YYYY-MM-DD); default: first."),
+    end: str | None = typer.Option(None, help="Last day (YYYY-MM-DD); default: last."),
+    output: str | None = typer.Option(None, help="Override output.output."),
+    overrides: list[str] | None = _SET_OPT,
+) -> None:
+    """Stack the finished days of the output store (e.g. 12 monthly shards into a year)."""
+    from c4.stacking import stack_results
+
+    with _user_errors():
+        cfg = _load(config, overrides, **{"output.output": output})
+        url = stack_results(
+            cfg, name=name, methods=method or None,
+            start=dt.date.fromisoformat(start) if start else None,
+            end=dt.date.fromisoformat(end) if end else None)
+    out_console.print(url)
+
+
+def export_command(
+    url: str = typer.Argument(..., help="Results: an output store or a .zarr store "
+                              "(path or s3://)."),
+    out: Path = _OUT_OPT,
+    method: list[str] | None = _EXPORT_METHOD_OPT,
+    endpoint_url: str = typer.Option("", envvar="C4_ENDPOINT_URL",
+                                     help="S3 endpoint (default AWS_ENDPOINT_URL / AWS)."),
+) -> None:
+    """Write results as SAC files (distances and coordinates in the headers)."""
+    from c4.export import export_sac
+    from c4.store import open_results
+
+    with _user_errors():
+        ds = open_results(url, endpoint_url=endpoint_url)
+        paths = export_sac(ds, out, method or None)
+    out_console.print(f"wrote {len(paths)} SAC files to {out}")
+
+
+def demo_command(
+    directory: Path | None = _DIR_OPT,
+    days: int = typer.Option(3, min=1, help="Days of synthetic data."),
+    stations: int = typer.Option(6, min=2, help="Stations of the synthetic network."),
+    day_length: float = typer.Option(7200.0, help="Seconds of data per day file."),
+) -> None:
+    """Correlate a synthetic network with a known velocity and compare with theory."""
+    import tempfile
+
+    from c4.demo import run_demo
+    from c4.progress import reporter_from_context
+
+    def go(folder: Path) -> None:
+        with reporter_from_context() as rep:
+            res = run_demo(folder, days=days, n_stations=stations, day_length_s=day_length,
+                           reporter=rep)
+        table = Table(title=f"c4 demo: {stations} stations, {days} days, "
+                      f"v = {res.true_velocity_km_s} km/s (lags in s)")
+        for col in ("pair", "dist km", "acausal", "theory", "causal", "theory"):
+            table.add_column(col, justify="left" if col == "pair" else "right")
+        for r in res.rows:
+            table.add_row(str(r["pair"]), f"{r['distance_km']:.2f}", f"{r['acausal_s']:.2f}",
+                          f"{r['theory_acausal_s']:.2f}", f"{r['causal_s']:.2f}",
+                          f"{r['theory_causal_s']:.2f}")
+        out_console.print(table)
+        err = (res.velocity_km_s / res.true_velocity_km_s - 1) * 100
+        out_console.print(
+            f"fitted velocity {res.velocity_km_s:.3f} km/s, true {res.true_velocity_km_s:.3f} "
+            f"km/s ({err:+.2f} %); largest peak-lag difference from theory "
+            f"{res.max_lag_error_samples:.0f} samples; {res.seconds:.1f} s")
+        ok = res.max_lag_error_samples <= 3 and abs(err) <= 2
+        out_console.print("[bold green]PASS[/]" if ok else "[bold red]FAIL[/]")
+        out_console.print(f"results: {folder / 'results'} (c4.open_results)")
+        if not ok:
+            raise typer.Exit(1)
+
+    if directory is None:
+        with tempfile.TemporaryDirectory(prefix="c4-demo-") as tmp:
+            go(Path(tmp))
+    else:
+        directory.mkdir(parents=True, exist_ok=True)
+        go(directory)
+
+
+@config_app.command("init")
+def config_init(
+    path: Path = _INIT_PATH_ARG,
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write a commented c4.toml with every key at its default."""
+    from c4.config import default_toml
+
+    text = default_toml()
+    if str(path) == "-":
+        sys.stdout.write(text)
+        return
+    if path.exists() and not force:
+        err_console.print(f"[bold red]error:[/] {path} exists; use --force to overwrite")
+        raise typer.Exit(1)
+    path.write_text(text)
+    out_console.print(f"wrote {path}")
+
+
+@config_app.command("show")
+def config_show(config: str | None = _CONFIG_OPT,
+                overrides: list[str] | None = _SET_OPT) -> None:
+    """Validate a config and print it with every default filled in."""
+    with _user_errors():
+        cfg = _load(config, overrides)
+    sys.stdout.write(cfg.to_toml())
+
+
+def register(app: typer.Typer) -> None:
+    """Add the pipeline commands to the top-level ``c4`` app."""
+    commands: dict[str, Callable[..., None]] = {
+        "correlate": correlate_command, "stack": stack_command,
+        "export": export_command, "demo": demo_command,
+    }
+    for name, fn in commands.items():
+        app.command(name)(fn)
+    app.add_typer(config_app, name="config")

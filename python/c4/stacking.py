@@ -1,0 +1,143 @@
+"""Stacks of daily correlations: shard stacks (inside ``c4 correlate``) and ``c4 stack``.
+
+Every stack is built from the daily files of the results store, in day order, so the same days
+always give the same numbers (bit for bit, for a fixed kernel thread count). A pair's stack uses
+the days (and sub-stack groups) in which it has at least one window; pairs are batched by their
+pattern of present days so that each kernel call sees a dense (pairs, traces, lags) array.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import c4
+from c4 import kernels
+from c4.config import Config, ProcessingConfig
+from c4.store import (
+    SIGN_CONVENTION,
+    DailyResult,
+    _union_pairs,
+    completed_days,
+    day_entry,
+    make_dataset,
+    output_location,
+    read_daily,
+    write_dataset,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["stack_dailies", "stack_results"]
+
+
+def stack_dailies(
+    dailies: Sequence[DailyResult], methods: Sequence[str], processing: ProcessingConfig,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
+    """Stack days of correlations with each of ``methods``.
+
+    Returns (pair table, {method: float32 (pairs, lags)}, lags in s,
+    {"n_days": int (pairs,), "n_windows": int (pairs,)}), pairs sorted by name.
+    """
+    table = _union_pairs([d.pairs for d in dailies])
+    index = {n: i for i, n in enumerate(table["pair"])}
+    n_pairs = len(index)
+    lags = dailies[0].lags
+    n_lags = len(lags)
+    n_traces = sum(d.data.shape[1] for d in dailies)
+    traces = np.zeros((n_pairs, n_traces, n_lags), np.float32)
+    present = np.zeros((n_pairs, n_traces), bool)
+    n_days = np.zeros(n_pairs, np.int64)
+    n_windows = np.zeros(n_pairs, np.int64)
+    t = 0
+    for d in dailies:
+        if len(d.lags) != n_lags:
+            raise ValueError(f"day {d.day}: {len(d.lags)} lags differ from {n_lags}; the days "
+                             "were made with different maxlag or sampling_rate")
+        rows = np.array([index[str(n)] for n in d.pairs["pair"]], np.int64)
+        g = d.data.shape[1]
+        traces[rows, t:t + g] = d.data
+        present[rows, t:t + g] = d.counts > 0
+        n_days[rows] += (d.counts.sum(axis=1) > 0)
+        n_windows[rows] += d.counts.sum(axis=1).astype(np.int64)
+        t += g
+    p = processing
+    threads = p.threads or None
+    stacks = {m: np.zeros((n_pairs, n_lags), np.float32) for m in methods}
+    patterns: dict[bytes, list[int]] = {}
+    for i in range(n_pairs):
+        if present[i].any():
+            patterns.setdefault(present[i].tobytes(), []).append(i)
+    for rows_list in patterns.values():
+        rows = np.array(rows_list, np.int64)
+        cols = np.flatnonzero(present[rows[0]])
+        x = np.ascontiguousarray(traces[np.ix_(rows, cols)])
+        for m in methods:
+            stacks[m][rows] = kernels.stack(
+                x, m, pws_power=p.pws_power, robust_epsilon=p.robust_epsilon,
+                robust_max_iter=p.robust_max_iter, nroot_power=p.nroot_power, threads=threads,
+            )
+    return table, stacks, lags, {"n_days": n_days, "n_windows": n_windows}
+
+
+def stack_attrs(config: Config, days: Sequence[dt.date], **extra: Any) -> dict[str, Any]:
+    """Provenance attributes of a stack product."""
+    return {
+        "c4_version": c4.__version__,
+        "config": config.to_toml(),
+        "fingerprint": config.fingerprint(),
+        "first_day": days[0].isoformat() if days else "",
+        "last_day": days[-1].isoformat() if days else "",
+        "days": [d.isoformat() for d in days],
+        "sampling_rate": config.processing.sampling_rate,
+        "sign_convention": SIGN_CONVENTION,
+        **extra,
+    }
+
+
+def stack_results(
+    config: Config, *, name: str, methods: Sequence[str] | None = None,
+    start: dt.date | None = None, end: dt.date | None = None,
+) -> str:
+    """``c4 stack``: stack the completed days in ``[start, end]`` (default: all) of the store
+    ``config.output.output`` into ``stacks/<name>.zarr``; returns the store's URL."""
+    loc = output_location(config.output.output, config.data.endpoint_url)
+    fp = config.fingerprint()
+    days = sorted(d for d in completed_days(loc)
+                  if (start is None or d >= start) and (end is None or d <= end))
+    dailies = []
+    fingerprints = set()
+    for day in days:
+        entry = day_entry(loc, day)
+        if entry is None or not entry.get("file"):
+            continue
+        fingerprints.add(entry.get("fingerprint"))
+        dailies.append(read_daily(loc, day))
+    if not dailies:
+        raise FileNotFoundError(f"{config.output.output}: no completed day with data "
+                                f"between {start or 'the first'} and {end or 'the last'} day")
+    if fingerprints != {fp}:
+        log.warning("the days were made with other processing settings than this config "
+                    "(fingerprints %s, config %s)", sorted(map(str, fingerprints)), fp)
+    methods = list(methods or config.processing.stack_methods)
+    for m in methods:
+        if m not in kernels.STACK_METHODS:
+            raise ValueError(f"stack method {m!r}; allowed: {', '.join(kernels.STACK_METHODS)}")
+    table, stacks, lags, counts = stack_dailies(dailies, methods, config.processing)
+    used = [d.day for d in dailies]
+    attrs = stack_attrs(config, used, product="stack", name=name)
+    ds = make_dataset(stacks, lags, table, attrs, extra={
+        k: (("pair",), v) for k, v in counts.items()})
+    scratch = Path(config.output.scratch)
+    if not scratch.is_dir():
+        raise FileNotFoundError(f"output.scratch: directory {scratch} does not exist")
+    rel = f"stacks/{name}.zarr"
+    write_dataset(ds, loc, rel, scratch)
+    log.info("wrote %s/%s: %d pairs, %d days, methods %s", config.output.output, rel,
+             len(table["pair"]), len(used), ", ".join(methods))
+    return f"{config.output.output.rstrip('/')}/{rel}"
