@@ -258,3 +258,86 @@ def test_cli_writes_png_pdf_svg_and_reports_user_errors(results: Results, tmp_pa
     assert res.exit_code == 2 and "component 'XY'" in res.output
     res = runner.invoke(app, ["plot", "moveout", str(store), "-o", str(tmp_path / "x.jpg")])
     assert res.exit_code == 2 and ".png, .pdf, .svg" in res.output
+
+
+# --------------------------------------------------------------------------- on the demo data
+DEMO_VELOCITY = 3.0  # km/s, the demo's synthetic medium
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the demo (synthetic diffuse field, 6 stations, 3 days) once; its folder."""
+    demo_mod = pytest.importorskip("c4.demo", reason="c4 demo not available yet")
+    folder = tmp_path_factory.mktemp("demo")
+    demo_mod.run_demo(folder, days=3, n_stations=6, velocity_km_s=DEMO_VELOCITY)
+    return folder
+
+
+def demo_theory(stacks: xr.Dataset) -> dict[str, tuple[float, float]]:
+    """Theoretical (acausal, causal) peak lags in s of every cross-station pair of the demo."""
+    import tomllib
+    from c4 import kernels
+
+    p = tomllib.loads(stacks.attrs["config"])["processing"]
+    fs = float(p["sampling_rate"])
+    nfft = kernels.fast_len(round((p["cc_len"] + p["maxlag"]) * fs))
+    weights, offset = synthetic.band_weights(fs, nfft, p["freqmin"], p["freqmax"], p["taper_bins"])
+    lags = stacks.lag.values
+    out = {}
+    for pair, d in zip(stacks.pair.values.astype(str), stacks.distance_km.values, strict=True):
+        if d > 0:
+            trace = synthetic.theoretical_correlation(float(d), DEMO_VELOCITY, fs, nfft, offset,
+                                                      weights, float(p["maxlag"]))
+            out[pair] = synthetic.peak_lags(trace, lags)
+    return out
+
+
+def test_demo_record_section_brightest_samples_at_theoretical_lags(demo: Path) -> None:
+    from c4.store import open_results
+
+    stacks = open_results(str(demo / "results" / "stacks" / "all.zarr"))
+    fig = plot.record_section(stacks, velocities=[DEMO_VELOCITY])
+    ax = fig.axes[0]
+    theory = demo_theory(stacks)
+    lines = trace_lines(fig)
+    assert sorted(ln.get_gid() for ln in lines) == sorted(theory)  # every pair drawn once
+    lag = stacks.lag.values
+    dt = float(lag[1] - lag[0])
+    for ln in lines:
+        d = float(stacks.distance_km.sel(pair=ln.get_gid()))
+        amp = (np.asarray(ln.get_ydata()) - d) / ax.c4_trace_scale
+        brightest = lag[np.argmax(amp)]
+        acausal, causal = theory[ln.get_gid()]
+        assert min(abs(brightest - acausal), abs(brightest - causal)) <= 3 * dt + 1e-9, (
+            ln.get_gid(), brightest, acausal, causal)
+    np.testing.assert_allclose(fig.get_size_inches(), (8.0, 6.0))
+    assert "(s)" in ax.get_xlabel() and "(km)" in ax.get_ylabel()
+
+
+def test_demo_pair_image_one_row_per_day_and_stations_map(demo: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "pair.png"
+    res = runner.invoke(app, ["plot", "pair", str(demo / "results"), "SY.S01_SY.S03",
+                              "-c", "ZZ", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert matplotlib.image.imread(out).shape[:2] == (700, 800)  # 8 x 7 in at 100 dpi
+    from c4.store import open_daily, open_results
+
+    days = open_daily(str(demo / "results"))
+    stacks = open_results(str(demo / "results"))
+    fig = plot.pair_figure(days, "SY.S01_SY.S03", stacks=stacks, component="ZZ")
+    image = np.ma.filled(fig.axes[0].get_images()[0].get_array(), np.nan)
+    assert image.shape == (3, days.sizes["lag"])  # one row per demo day
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
+        "2024-01-01", "2024-01-02", "2024-01-03"]
+    assert {ln.get_gid() for ln in fig.axes[1].get_lines()} >= {"stack_linear", "stack_pws"}
+    theory = demo_theory(stacks)
+    label = plot.select_pair(days, "SY.S01_SY.S03", "ZZ")
+    lag = days.lag.values
+    for row in image:
+        brightest = lag[np.nanargmax(row)]
+        assert min(abs(brightest - t) for t in theory[label]) <= 3 * (lag[1] - lag[0]) + 1e-9
+    fig = plot.station_map(stacks)
+    (pairs,) = [c for c in fig.axes[0].collections if isinstance(c, LineCollection)]
+    assert len(pairs.get_segments()) == 15  # 6 stations
+    assert fig.axes[0].get_xlabel() == "longitude (°E)"

@@ -458,6 +458,9 @@ def station_map(ds: xr.Dataset, *, figsize: tuple[float, float] = (7.0, 6.0)) ->
         ax.set_xlabel("east (km, relative)")
         ax.set_ylabel("north (km, relative)")
         ax.set_aspect("equal")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(5))
     pad = 0.08 * max(float(np.ptp(xy[:, 0])), float(np.ptp(xy[:, 1])), 1e-3)
     ax.set_xlim(xy[:, 0].min() - pad, xy[:, 0].max() + pad)
     ax.set_ylim(xy[:, 1].min() - pad, xy[:, 1].max() + pad)
@@ -501,13 +504,13 @@ def _open_pair_data(url: str) -> tuple[xr.Dataset, xr.Dataset | None]:
     return _open(url), None
 
 
-def _run(make: Any, output: Path) -> None:
+def _run(make: Any, output: Path, dpi: int = 100) -> None:
     """Build a figure and save it; user mistakes become a message and exit code 2."""
     from rich.console import Console
 
     try:
         fig = make()
-        path = save_figure(fig, output)
+        path = save_figure(fig, output, dpi=dpi)
     except (ValueError, KeyError, FileNotFoundError) as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
@@ -518,6 +521,8 @@ _OUT_HELP = "Output file: .png, .pdf or .svg."
 _BAND_HELP = "Band-pass FMIN FMAX in Hz (zero phase)."
 Results = Annotated[str, typer.Argument(help="Results store (local path or s3:// URL).")]
 Band = Annotated[tuple[float, float] | None, typer.Option("--band", help=_BAND_HELP)]
+Dpi = Annotated[int, typer.Option("--dpi", min=20, max=600,
+                                  help="Pixels per inch for PNG (figure size is fixed in inches).")]
 
 
 @app.command("moveout")
@@ -535,10 +540,12 @@ def moveout_command(
     gain: Annotated[float, typer.Option("--gain",
                                         help="Trace amplitude in distance spacings.")] = 1.0,
     output: Annotated[Path, typer.Option("--output", "-o", help=_OUT_HELP)] = Path("moveout.png"),
+    dpi: Dpi = 100,
 ) -> None:
     """Record section: stacked correlations placed at their inter-station distance."""
     _run(lambda: record_section(_open(results), method=method, component=component, band=band,
-                                distance=distance, velocities=velocity or (), gain=gain), output)
+                                distance=distance, velocities=velocity or (), gain=gain),
+         output, dpi)
 
 
 @app.command("pair")
@@ -553,6 +560,7 @@ def pair_command(
         "--daily", help="Variable with the daily traces (default: found).")] = None,
     band: Band = None,
     output: Annotated[Path, typer.Option("--output", "-o", help=_OUT_HELP)] = Path("pair.png"),
+    dpi: Dpi = 100,
 ) -> None:
     """Daily (or sub-stack) correlations of one pair as an image, final stacks below."""
 
@@ -561,7 +569,7 @@ def pair_command(
         return pair_figure(days, pair, stacks=stacks, component=component, daily=daily,
                            band=band)
 
-    _run(make, output)
+    _run(make, output, dpi)
 
 
 @app.command("stations")
@@ -569,6 +577,7 @@ def stations_command(
     results: Results,
     output: Annotated[Path, typer.Option("--output", "-o", help=_OUT_HELP)] = Path(
         "stations.png"),
+    dpi: Dpi = 100,
 ) -> None:
     """Station map with the station pairs coloured by distance."""
-    _run(lambda: station_map(_open(results)), output)
+    _run(lambda: station_map(_open(results)), output, dpi)
