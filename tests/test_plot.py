@@ -341,3 +341,14 @@ def test_demo_pair_image_one_row_per_day_and_stations_map(demo: Path, tmp_path: 
     (pairs,) = [c for c in fig.axes[0].collections if isinstance(c, LineCollection)]
     assert len(pairs.get_segments()) == 15  # 6 stations
     assert fig.axes[0].get_xlabel() == "longitude (°E)"
+
+
+def test_readme_pictures_exist_and_are_small() -> None:
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    for name in ("moveout", "pair", "stations"):
+        png = root / "docs" / "img" / f"{name}.png"
+        assert f"docs/img/{name}.png" in readme
+        assert png.stat().st_size < 150_000
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "docs/make_figures.sh" in readme
