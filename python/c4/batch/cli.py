@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 LOG_DIR = Path("c4-local-logs")
 
@@ -74,7 +74,9 @@ def submit_command(
         help="Where the job reads c4.toml (s3://...); default: --config when it is s3://.",
     ),
     months: int | None = typer.Option(
-        None, "--months", "-m", help="Shards (months) to run; default: all of data.start..end."
+        None, "--months", "--shards", "-m",
+        help="Shards (months; days with data.shard = 'day') to run; default: all of "
+        "data.start..end.",
     ),
     start: str | None = typer.Option(
         None, "--start", help="First month, YYYY-MM (default: the month of data.start)."
@@ -278,7 +280,9 @@ def _print_report(report: Any) -> None:
 def local_command(
     config: str = typer.Option("c4.toml", "--config", "-c", envvar="C4_CONFIG",
                                help="c4.toml (path or s3://)."),
-    months: int | None = typer.Option(None, "--months", "-m", help="Children (months) to run."),
+    months: int | None = typer.Option(
+        None, "--months", "--shards", "-m", help="Children (months, or day shards) to run."
+    ),
     start: str | None = typer.Option(None, "--start", help="First month, YYYY-MM."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Children run at once."),
     logs: Annotated[Path, typer.Option("--logs", help="Directory of child logs.")] = LOG_DIR,

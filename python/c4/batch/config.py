@@ -44,7 +44,10 @@ class BatchConfig(BaseModel):
         pattern=r"^[A-Za-z0-9()./_-]{3,128}$",
         description="Name of the EC2 launch template (IMDSv2 required, encrypted volumes).",
     )
-    job_name: str = Field("c4", pattern=NAME_PATTERN, description="Name given to submitted jobs.")
+    job_name: str = Field(
+        "c4", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$",
+        description="Name given to submitted jobs.",
+    )
     queue_priority: int = Field(1, ge=0, le=1000, description="Priority of the job queue.")
 
     # --- container -----------------------------------------------------------------------------
