@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -9,6 +11,7 @@ from c4.rotation import (
     ENZ_COMPONENTS,
     RTZ_COMPONENTS,
     rotate_dataset,
+    rotate_results,
     rotate_to_enz,
     rotate_to_rtz,
 )
@@ -260,3 +263,36 @@ def test_rotate_dataset_keeps_or_drops_what_it_cannot_rotate() -> None:
     assert not any(p.startswith("CI.AAA") for p in out["pair"].values)
     with pytest.raises(ValueError, match="nine"):
         rotate_dataset(ds.isel(pair=[0, 1, 18]))
+
+
+def test_rotate_results_writes_an_rtz_product(tmp_path: Path) -> None:
+    store = pytest.importorskip("c4.store")
+    ds = results_dataset().drop_vars(["daily", "n_windows"])
+    ds = ds.assign_coords({n: ds[n].astype(object) for n in ds.coords if ds[n].dtype.kind == "U"})
+    (tmp_path / "scratch").mkdir()
+    loc = store.output_location(str(tmp_path / "out" / "stacks"))
+    store.write_dataset(ds, loc, "all.zarr", tmp_path / "scratch")
+    src = str(tmp_path / "out" / "stacks" / "all.zarr")
+    url = rotate_results(src, scratch=tmp_path / "scratch")
+    assert url == str(tmp_path / "out" / "stacks" / "all_rtz.zarr")
+    back = store.open_results(url)
+    expected = rotate_dataset(store.open_results(str(tmp_path / "out" / "stacks" / "all.zarr")))
+    assert list(back.pair.values) == list(expected.pair.values)
+    assert list(back.component.values[:9]) == list(RTZ_COMPONENTS)
+    np.testing.assert_allclose(back.linear.values, expected.linear.values)
+    assert "Lin, Moschetti & Ritzwoller" in back.attrs["rotation"]
+
+
+def test_stack_rotate_option_is_wired(tmp_path: Path) -> None:
+    """`c4 stack --rotate` runs the rotation; the demo is vertical-only, so it reports why not."""
+    demo = pytest.importorskip("c4.demo")
+    from c4.cli import app
+    from typer.testing import CliRunner
+
+    demo.run_demo(tmp_path, days=1, n_stations=3)
+    res = CliRunner().invoke(app, ["stack", "--config", str(tmp_path / "c4.toml"), "--name",
+                                   "again", "--rotate"])
+    assert res.exit_code == 1, res.output
+    assert "nine E/N/Z components" in res.output
+    assert (tmp_path / "results" / "stacks" / "again.zarr").is_dir()
+    assert not (tmp_path / "results" / "stacks" / "again_rtz.zarr").exists()

@@ -95,6 +95,8 @@ def stack_command(
     end: str | None = typer.Option(None, help="Last day (YYYY-MM-DD); default: last."),
     output: str | None = typer.Option(None, help="Override output.output."),
     overrides: list[str] | None = _SET_OPT,
+    rotate: bool = typer.Option(False, "--rotate", help="Also write stacks/<name>_rtz.zarr: "
+                                "E/N/Z components rotated to R/T/Z (Lin et al. 2008)."),
 ) -> None:
     """Stack the finished days of the output store (e.g. 12 monthly shards into a year)."""
     from c4.stacking import stack_results
@@ -105,6 +107,12 @@ def stack_command(
             cfg, name=name, methods=method or None,
             start=dt.date.fromisoformat(start) if start else None,
             end=dt.date.fromisoformat(end) if end else None)
+        if rotate:
+            from c4.rotation import rotate_results
+
+            out_console.print(url)
+            url = rotate_results(url, scratch=cfg.output.scratch,
+                                 endpoint_url=cfg.data.endpoint_url)
     out_console.print(url)
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Hashable
+from pathlib import Path
 
 import numpy as np
 
@@ -41,6 +42,7 @@ __all__ = [
     "ENZ_COMPONENTS",
     "RTZ_COMPONENTS",
     "rotate_dataset",
+    "rotate_results",
     "rotate_to_enz",
     "rotate_to_rtz",
     "station_rotation_matrices",
@@ -246,3 +248,26 @@ def rotate_dataset(ds, *, keep_other: bool = False):  # type: ignore[no-untyped-
     )
     return out
 
+
+
+def rotate_results(url: str, *, scratch: str | Path, endpoint_url: str = "") -> str:
+    """Rotate a stored results product and write it beside the input as ``<name>_rtz.zarr``.
+
+    ``url`` is one Zarr product (local path or ``s3://``, e.g. ``…/stacks/all.zarr`` written by
+    ``c4 stack``); it is opened with :func:`c4.store.open_results`, rotated with
+    :func:`rotate_dataset` (pairs that cannot be rotated are dropped) and written with
+    :func:`c4.store.write_dataset` through ``scratch`` (a local directory). Returns the new URL.
+    """
+    from c4.store import open_results, output_location, write_dataset
+
+    url = str(url).rstrip("/")
+    if not url.endswith(".zarr"):
+        raise ValueError(f"url {url!r}: expected one .zarr results product")
+    parent, _, name = url.rpartition("/")
+    rotated = rotate_dataset(open_results(url, endpoint_url=endpoint_url))
+    # Text coordinates as Python strings, as the store writes them (no fixed-width unicode).
+    text = {n: rotated[n].astype(object) for n in rotated.coords if rotated[n].dtype.kind == "U"}
+    rotated = rotated.assign_coords(text)
+    target = f"{name[: -len('.zarr')]}_rtz.zarr"
+    write_dataset(rotated, output_location(parent or ".", endpoint_url), target, Path(scratch))
+    return f"{parent}/{target}" if parent else target
