@@ -39,9 +39,9 @@ def _trace(ds: Any, i: int, values: np.ndarray, method: str) -> Any:
         "kevnm": ".".join(src)[:16], "kuser0": method[:8],
     })
     if "source_latitude" in coord:
-        sac.update(evla=coord["source_latitude"], evlo=coord["source_longitude"],
-                   stla=coord["receiver_latitude"], stlo=coord["receiver_longitude"],
-                   stel=coord.get("receiver_elevation", 0.0))
+        sac.update({"evla": coord["source_latitude"], "evlo": coord["source_longitude"],
+                    "stla": coord["receiver_latitude"], "stlo": coord["receiver_longitude"],
+                    "stel": coord.get("receiver_elevation", 0.0)})
     if "n_days" in ds:
         n = ds["n_days"].values
         sac["user0"] = float(n[i]) if n.ndim == 1 else float("nan")

@@ -18,7 +18,7 @@ from rich.table import Table
 from c4.config import Config
 
 log = logging.getLogger("c4")
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 out_console = Console()
 
 config_app = typer.Typer(help="Write or check c4.toml.", no_args_is_help=True)
