@@ -129,11 +129,7 @@ locals {
   timestamp     = regex_replace(timestamp(), "[- TZ:]", "")
   ami_name      = "${var.ami_name_prefix}-${var.ami_family}-${var.architecture}-${local.timestamp}"
 
-  # The scratch volume. The same device name appears in the launch mapping (the build instance
-  # gets the volume, our script formats it) and in the AMI mapping (instances launched from the
-  # AMI get a volume restored from that formatted snapshot). On Nitro instances the kernel names
-  # it /dev/nvme1n1; the script finds it either way and mounts it by label.
-  scratch_device = "/dev/xvdb"
+  # The scratch volume (see the mappings in the source).
   # Packer 1.6.6 needs throughput and iops for gp3; AWS rejects them for types that lack them.
   scratch_throughput = var.scratch_volume_type == "gp3" ? var.scratch_throughput : null
   scratch_iops       = contains(["gp3", "io1", "io2"], var.scratch_volume_type) ? var.scratch_iops : null
@@ -162,8 +158,13 @@ source "amazon-ebs" "c4" {
     }
   }
 
+  # The scratch volume, /dev/xvdb in both mappings: the build instance gets it at launch and the
+  # setup script formats it; the AMI keeps a snapshot of that formatted volume (an AMI mapping
+  # with the same device name as a launch mapping is backed by that volume's snapshot), so
+  # every instance started from the AMI gets its own copy. Nitro instances call it /dev/nvme1n1;
+  # the script finds it under either name and fstab mounts it by label.
   launch_block_device_mappings {
-    device_name           = local.scratch_device
+    device_name           = "/dev/xvdb"
     volume_size           = var.scratch_size_gb
     volume_type           = var.scratch_volume_type
     throughput            = local.scratch_throughput
@@ -174,7 +175,7 @@ source "amazon-ebs" "c4" {
   }
 
   ami_block_device_mappings {
-    device_name           = local.scratch_device
+    device_name           = "/dev/xvdb"
     volume_size           = var.scratch_size_gb
     volume_type           = var.scratch_volume_type
     throughput            = local.scratch_throughput
@@ -202,7 +203,7 @@ build {
   provisioner "shell" {
     execute_command = "chmod +x {{ .Path }}; sudo env {{ .Vars }} {{ .Path }}"
     environment_vars = [
-      "C4_SCRATCH_DEVICE_NAME=${local.scratch_device}",
+      "C4_SCRATCH_DEVICE_NAME=/dev/xvdb",
       "C4_SCRATCH_LABEL=${local.scratch_label}",
       "C4_SCRATCH_MOUNTPOINT=${local.scratch_mountpoint}",
     ]
