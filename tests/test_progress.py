@@ -11,6 +11,7 @@ import select
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import typer
@@ -39,13 +40,14 @@ SCRIPT = textwrap.dedent(
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def run_under_pty(*args: str) -> str:
-    """Run SCRIPT with stdout/stderr on a pseudo-terminal; return everything it printed."""
+def run_under_pty(*args: str, argv: list[str] | None = None) -> str:
+    """Run SCRIPT (or ``argv``) with stdio on a pseudo-terminal; return everything it printed."""
     master, slave = pty.openpty()
     env = dict(os.environ, COLUMNS="120", TERM="xterm-256color")
     env.pop("NO_COLOR", None)
     proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, *args], stdin=slave, stdout=slave, stderr=slave, env=env
+        argv or [sys.executable, "-c", SCRIPT, *args], stdin=slave, stdout=slave, stderr=slave,
+        env=env,
     )
     os.close(slave)
     chunks: list[bytes] = []
@@ -173,3 +175,65 @@ def test_cli_flags_reach_reporter_from_context() -> None:
         assert reporter_from_context(stream=io.StringIO()).quiet
     finally:
         set_verbosity()
+
+
+C4 = [sys.executable, "-c", "from c4.cli import main; main()"]
+
+
+@pytest.fixture
+def demo_available() -> None:
+    pytest.importorskip("c4.demo", reason="c4 demo not available yet")
+
+
+@pytest.mark.usefixtures("demo_available")
+def test_c4_demo_under_terminal_shows_progress_bars(tmp_path: Path) -> None:
+    out = ANSI.sub("", run_under_pty(argv=[*C4, "demo", "--dir", str(tmp_path), "--days", "2",
+                                           "--stations", "3"]))
+    assert "ETA" in out and "elapsed" in out  # rich progress columns
+    assert "2/2" in out  # the days task reached its total
+    assert "PASS" in out
+    assert not any(line.lstrip().startswith('{"time"') for line in out.splitlines())
+
+
+@pytest.mark.usefixtures("demo_available")
+def test_c4_demo_without_terminal_logs_only_json_lines(tmp_path: Path) -> None:
+    proc = subprocess.run([*C4, "demo", "--dir", str(tmp_path), "--days", "2", "--stations", "3"],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in proc.stderr.splitlines() if line.strip()]
+    events = [r["event"] for r in records]
+    assert events.count("day_done") == 2 and "shard_done" in events
+    assert all({"time", "level", "event"} <= r.keys() for r in records)
+    assert "PASS" in proc.stdout  # the result table stays on stdout
+    quiet = subprocess.run([*C4, "--quiet", "demo", "--dir", str(tmp_path / "q"), "--days", "1",
+                            "--stations", "3"], capture_output=True, text=True, timeout=300,
+                           check=False)
+    assert quiet.returncode == 0, quiet.stderr
+    assert all(json.loads(line)["level"] in ("warning", "error")
+               for line in quiet.stderr.splitlines() if line.strip())
+
+
+def test_logging_records_become_json_lines_off_terminal() -> None:
+    import logging
+
+    from c4.progress import configure_logging
+
+    out = io.StringIO()
+    root = logging.getLogger()
+    level = root.level
+    try:
+        configure_logging(stream=out, verbose=True)
+        logging.getLogger("c4.test").debug("wrote %d pairs", 15)
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            logging.getLogger("c4.test").exception("failed")
+    finally:
+        for h in list(root.handlers):
+            if h.get_name() == "c4.progress":
+                root.removeHandler(h)
+        root.setLevel(level)
+    first, second = (json.loads(line) for line in out.getvalue().splitlines())
+    assert first["event"] == "log" and first["level"] == "debug"
+    assert first["logger"] == "c4.test" and first["message"] == "wrote 15 pairs"
+    assert second["level"] == "error" and "RuntimeError: boom" in second["exception"]

@@ -35,9 +35,10 @@ def _main(
 ) -> None:
     """Set up logging once for every command."""
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from c4.progress import set_verbosity
+    from c4.progress import configure_logging, set_verbosity
 
+    # Plain lines at a terminal, JSON lines (like the progress events) in Batch/CloudWatch.
+    configure_logging(quiet=level == logging.WARNING, verbose=level == logging.DEBUG)
     set_verbosity(quiet=quiet and not verbose, verbose=verbose)
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import math
 import sys
 import threading
@@ -41,8 +42,10 @@ from typing import IO, Any, Literal
 
 __all__ = [
     "LEVELS",
+    "JsonLogFormatter",
     "Reporter",
     "Task",
+    "configure_logging",
     "get_verbosity",
     "reporter_from_context",
     "set_verbosity",
@@ -112,6 +115,67 @@ def _click_context() -> Any:
         if ctx is not None:
             return ctx
     return None
+
+
+class JsonLogFormatter(logging.Formatter):
+    """Formats a ``logging`` record as one JSON line like :meth:`Reporter.event` writes.
+
+    Keys: ``time`` (ISO UTC), ``level`` (debug/info/warning/error), ``event`` (``"log"``),
+    ``logger`` and ``message`` (plus ``exception`` with the traceback text when there is one).
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = record.levelname.lower()
+        level = {"critical": "error", "warn": "warning"}.get(level, level)
+        stamp = _dt.datetime.fromtimestamp(record.created, _dt.timezone.utc)
+        out: dict[str, Any] = {
+            "time": stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": level, "event": "log", "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, separators=(",", ":"))
+
+
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at emit time (survives test runners swapping it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: IO[str]) -> None:
+        pass
+
+
+def configure_logging(
+    *, quiet: bool = False, verbose: bool = False, stream: IO[str] | None = None,
+    json_lines: bool | None = None,
+) -> None:
+    """Route ``logging`` to ``stream`` (default stderr) in the same style as :class:`Reporter`.
+
+    At a terminal: ``time LEVEL logger: message``; otherwise (``json_lines`` None = auto) one JSON
+    object per record (:class:`JsonLogFormatter`), so a Batch log holds nothing but JSON lines.
+    Level: DEBUG with ``verbose``, WARNING with ``quiet``, else INFO. Replaces the root handlers
+    this function installed before (safe to call once per CLI invocation).
+    """
+    if json_lines is None:
+        isatty = getattr(stream if stream is not None else sys.stderr, "isatty", None)
+        json_lines = not (callable(isatty) and isatty())
+    handler = logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
+    handler.set_name("c4.progress")
+    if json_lines:
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if old.get_name() == "c4.progress":
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
 
 
 def _utc_now() -> str:
