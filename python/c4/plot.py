@@ -143,7 +143,7 @@ def _final_stacks(ds: xr.Dataset, label: str, exclude: str = "") -> dict[str, np
         if not extra:
             out[str(n)] = np.asarray(v.sel(pair=label).values, dtype=np.float64)
         elif len(extra) == 1 and str(n) not in ("correlation",):
-            trace = v.sel(pair=label).mean(extra[0], skipna=True).values
+            trace = v.sel(pair=label).mean(str(extra[0]), skipna=True).values
             if np.all(np.isfinite(trace)):
                 out[f"{n} (mean over {extra[0]})"] = np.asarray(trace, dtype=np.float64)
     return out
@@ -475,33 +475,24 @@ app = typer.Typer(
 
 
 def _open(url: str) -> xr.Dataset:
-    """Open results with :func:`c4.open_results` (falling back to xarray for plain files)."""
-    try:
-        from c4.store import open_results
-    except ImportError:
-        open_results = None
-    if open_results is not None:
-        return open_results(url)
-    import xarray as xr
+    """Open results with :func:`c4.open_results` (c4.store)."""
+    from c4.store import open_results
 
-    return xr.open_zarr(url) if Path(url).is_dir() else xr.open_dataset(url)
+    return open_results(url)
 
 
 def _open_pair_data(url: str) -> tuple[xr.Dataset, xr.Dataset | None]:
     """(daily correlations, final stacks) of an output store; a single Zarr store serves both."""
-    if not url.rstrip("/").endswith(".zarr"):
-        try:
-            from c4.store import open_daily
-        except ImportError:
-            open_daily = None
-        if open_daily is not None:
-            days = open_daily(url)
-            try:
-                stacks = _open(url)
-            except FileNotFoundError:
-                stacks = None
-            return days, stacks
-    return _open(url), None
+    if url.rstrip("/").endswith(".zarr"):
+        return _open(url), None
+    from c4.store import open_daily
+
+    days = open_daily(url)
+    try:
+        stacks = _open(url)
+    except FileNotFoundError:  # no finished shard yet: dailies only
+        stacks = None
+    return days, stacks
 
 
 def _run(make: Any, output: Path, dpi: int = 100) -> None:

@@ -97,7 +97,7 @@ def _click_context() -> Any:
     Typer >= 0.29 runs on its own vendored copy of click, older releases on click itself; look in
     both (the vendored module is private, hence the guarded import).
     """
-    getters = []
+    getters: list[Any] = []
     try:
         from typer._click.globals import get_current_context as typer_ctx
 
