@@ -135,7 +135,7 @@ class JsonLogFormatter(logging.Formatter):
         }
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, separators=(",", ":"))
+        return json.dumps(out, separators=(",", ":"), ensure_ascii=False)
 
 
 class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -331,7 +331,7 @@ class Reporter:
         if self.json_lines:
             record = {"time": _utc_now(), "level": level, "event": event}
             record.update({k: _jsonable(v) for k, v in fields.items()})
-            self._write_line(json.dumps(record, separators=(",", ":")))
+            self._write_line(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
         else:
             from rich.markup import escape
 
