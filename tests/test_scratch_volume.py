@@ -169,6 +169,8 @@ def test_run_twice_formats_once_writes_one_fstab_line_and_mounts(loop_scratch: S
     options = line[3].split(",")
     assert "nofail" in options
     assert any(o.startswith("x-systemd.device-timeout=") for o in options)
+    assert "x-systemd.before=docker.service" in options  # mounted before any container starts
+    assert "x-systemd.growfs" in options  # a larger volume from the launch template is used
     assert s.fstab.read_text().splitlines()[:2] == ["# static file system information", root_line]
 
     # The non-root container user must be able to write to the volume's root.

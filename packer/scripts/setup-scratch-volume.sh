@@ -109,8 +109,10 @@ fi
 
 # One fstab line, by label. nofail: an instance whose volume is missing still boots (and fails
 # its jobs loudly) instead of hanging in emergency mode; the device timeout bounds the wait.
-# x-systemd.before orders the mount before Docker so containers never bind an unmounted path.
-options="defaults,nofail,x-systemd.device-timeout=$device_timeout,x-systemd.before=docker.service"
+# x-systemd.before orders the mount before Docker so containers never bind an unmounted path;
+# x-systemd.growfs grows the filesystem when a launch template asks for a larger volume than the
+# AMI's (systemd 236+, so AL2023; AL2's systemd ignores both, as mount(8) ignores all x-* options).
+options="defaults,nofail,x-systemd.device-timeout=$device_timeout,x-systemd.before=docker.service,x-systemd.growfs"
 line="LABEL=$label $mountpoint ext4 $options 0 2"
 [ -e "$fstab" ] || : >"$fstab"
 current=$(awk -v mp="$mountpoint" '$1 !~ /^#/ && $2 == mp { $1 = $1; print }' "$fstab")
