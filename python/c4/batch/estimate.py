@@ -3,10 +3,12 @@
 vCPU time of one shard = channel-days x (preprocessing + whitening per channel-day)
 + pair-days x (correlation per pair-day). The per-unit costs are the calibration below:
 
-- :data:`WHITEN_VCPU_S_PER_CHANNEL_DAY` and :data:`CORRELATE_VCPU_S_PER_PAIR_DAY` are the
-  ``whiten`` (channel-days/s) and ``correlate`` (pair-days/s) groups of
+- :data:`WHITEN_VCPU_S_PER_CHANNEL_DAY` and :data:`CORRELATE_VCPU_S_PER_PAIR_DAY` are meant to
+  be the ``whiten`` (channel-days/s) and ``correlate`` (pair-days/s) groups of
   ``benches/test_bench_kernels.py`` at NoisePy's defaults (20 Hz, cc_len 1800 s, step 450 s,
-  0.05-2 Hz), inverted and expressed per vCPU;
+  0.05-2 Hz), inverted and expressed per vCPU. The values below are conservative round
+  numbers pending a recorded bench run; update them from the bench output on the target
+  instance type;
 - :data:`PREPROCESS_VCPU_S_PER_CHANNEL_DAY` covers download, miniSEED decoding, merging and
   resampling of a 100 Hz day with obspy, which the kernel benches do not time; it dominates for
   small networks.
