@@ -61,3 +61,27 @@ def test_listing_scedc_and_sds_on_disk(tmp_path: Path) -> None:
         assert arch.list_day(DAY) == {ch: [key]}
         assert arch.list_day(DAY + dt.timedelta(days=1)) == {}
         assert arch.fetch([key], tmp_path / "scratch") == {key: tmp_path / key}
+
+
+def test_s3_throttling_is_retried_with_backoff(caplog: pytest.LogCaptureFixture) -> None:
+    from botocore.exceptions import ClientError
+    from c4.objstore import with_retries
+
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "reduce rate"},
+                               "ResponseMetadata": {"HTTPStatusCode": 503}}, "GetObject")
+        return "ok"
+
+    with caplog.at_level(logging.WARNING):
+        assert with_retries(flaky, what="get x", base_s=0.001) == "ok"
+    assert len(calls) == 3 and "retrying get x" in caplog.text
+
+    def missing() -> None:
+        raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "no"}}, "GetObject")
+
+    with pytest.raises(ClientError):
+        with_retries(missing, what="get y", base_s=0.001)
