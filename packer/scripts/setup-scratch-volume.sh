@@ -35,6 +35,15 @@ fi
 case $mountpoint in /?*) ;; *) die "C4_SCRATCH_MOUNTPOINT '$mountpoint' must be an absolute path" ;; esac
 [[ $wait_seconds =~ ^[0-9]+$ ]] || die "C4_SCRATCH_WAIT_SECONDS '$wait_seconds' must be a whole number of seconds"
 
+# Amazon Linux ships e2fsprogs; install it should a base image lack it.
+if ! command -v mkfs.ext4 >/dev/null 2>&1; then
+  log "mkfs.ext4 not found; installing e2fsprogs"
+  if command -v dnf >/dev/null 2>&1; then dnf install -y -q e2fsprogs
+  elif command -v yum >/dev/null 2>&1; then yum install -y -q e2fsprogs
+  else die "mkfs.ext4 not found and no dnf or yum to install e2fsprogs"
+  fi
+fi
+
 # The mapping says /dev/xvdb; the kernel may call it xvdb (Xen), sdb, or nvmeXn1 (Nitro).
 short=${device_name#/dev/}
 letter=${short#xvd}
