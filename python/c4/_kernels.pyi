@@ -4,16 +4,21 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+LANES: int
+
 __all__ = [
+    "LANES",
     "KernelError",
     "__version__",
     "correlate",
     "default_threads",
     "fast_len",
+    "pack",
     "phase_sum",
     "spectra",
     "stack",
     "time_normalize",
+    "unpack",
     "whiten",
     "windows",
 ]
@@ -69,9 +74,10 @@ def spectra(
     max_gap_fraction: float = 0.0,
     max_std_ratio: float = ...,
     threads: int | None = None,
-) -> tuple[_C64, npt.NDArray[np.bool_], _Qc, int, int]: ...
+) -> tuple[_F32, int, npt.NDArray[np.bool_], _Qc, int, int]: ...
 def correlate(
-    spectra: _C64,
+    packed: _F32,
+    n_bins: int,
     valid: npt.NDArray[np.bool_],
     offset: int,
     nfft: int,
@@ -92,3 +98,5 @@ def stack(
     threads: int | None = None,
 ) -> tuple[_F32, _F32]: ...
 def phase_sum(x: _F32, threads: int | None = None) -> _C64: ...
+def pack(spectra: _C64) -> _F32: ...
+def unpack(packed: _F32, n_bins: int) -> _C64: ...

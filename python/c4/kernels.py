@@ -206,10 +206,18 @@ def whiten(
 
 @dataclass(frozen=True)
 class Spectra:
-    """Whitened in-band window spectra of a day of records."""
+    """Whitened in-band window spectra of a day of records.
 
-    data: np.ndarray
-    """complex64 (channels, windows, bins)."""
+    The spectra are held in the kernels' packed layout (``packed``), which the correlation
+    reads without copying: for each chunk of ``LANES`` consecutive kept bins and each window,
+    ``LANES`` real parts then ``LANES`` imaginary parts. :attr:`data` gives the usual
+    ``(channels, windows, bins)`` complex view (a copy).
+    """
+
+    packed: np.ndarray
+    """float32 (channels, bin chunks, windows, 2 * LANES); windows that failed QC are zero."""
+    n_bins: int
+    """Kept bins per window."""
     valid: np.ndarray
     """bool (channels, windows): passed QC (not flat, not spiky, not too gappy)."""
     qc: WindowQc
@@ -221,9 +229,28 @@ class Spectra:
     """Sampling rate in Hz."""
 
     @property
+    def data(self) -> np.ndarray:
+        """complex64 (channels, windows, bins) copy of the spectra."""
+        return _kernels.unpack(self.packed, self.n_bins)
+
+    @property
     def freqs(self) -> np.ndarray:
         """Frequency in Hz of each kept bin."""
-        return (self.offset + np.arange(self.data.shape[2])) * self.fs / self.nfft
+        return (self.offset + np.arange(self.n_bins)) * self.fs / self.nfft
+
+    @classmethod
+    def from_complex(
+        cls, data: np.ndarray, valid: np.ndarray, *, offset: int, nfft: int, fs: float
+    ) -> Spectra:
+        """Spectra from complex64 (channels, windows, bins) arrays, e.g. computed elsewhere."""
+        data = _array("data", data, np.complex64, 3)
+        valid = _array("valid", valid, np.bool_, 2)
+        if valid.shape != data.shape[:2]:
+            raise ValueError(f"valid: shape {valid.shape} differs from {data.shape[:2]}")
+        zeros = np.zeros(valid.shape, np.float32)
+        qc = WindowQc(zeros, zeros, zeros)
+        return cls(_kernels.pack(data), data.shape[2], valid, qc, int(offset), int(nfft),
+                   float(fs))
 
 
 def spectra(
@@ -253,7 +280,7 @@ def spectra(
     time-normalised (``time_norm``), tapered, zero-padded to ``nfft`` (the smallest 5-smooth
     length >= window + ``maxlag``), transformed and whitened (see :func:`whiten`). A window is
     valid if its std > 0, max|x|/std <= ``max_std_ratio`` and its share of gap samples
-    (``gaps``, True = missing) <= ``max_gap_fraction``.
+    (``gaps``, True = missing) <= ``max_gap_fraction``; invalid windows' spectra are zero.
     """
     data = _array("data", data, np.float32, 2)
     fs = _positive("fs", fs)
@@ -263,7 +290,7 @@ def spectra(
             raise ValueError(f"gaps: shape {gaps.shape} differs from data {data.shape}")
     _choice("time_norm", time_norm, TIME_NORMS)
     _choice("freq_norm", freq_norm, FREQ_NORMS)
-    out, valid, (std, ratio, gap), offset, nfft = _kernels.spectra(
+    packed, n_bins, valid, (std, ratio, gap), offset, nfft = _kernels.spectra(
         data, fs, float(cc_len), float(step), float(maxlag), float(freqmin), float(freqmax),
         gaps=gaps, taper_fraction=float(taper_fraction), taper_bins=int(taper_bins),
         time_norm=time_norm, smooth_n=int(smooth_n), clip_std=float(clip_std),
@@ -271,7 +298,8 @@ def spectra(
         max_gap_fraction=float(max_gap_fraction), max_std_ratio=float(max_std_ratio),
         threads=threads,
     )
-    return Spectra(out, valid, WindowQc(std, ratio, gap), int(offset), int(nfft), fs)
+    return Spectra(packed, int(n_bins), valid, WindowQc(std, ratio, gap), int(offset), int(nfft),
+                   fs)
 
 
 class Correlations(NamedTuple):
@@ -307,15 +335,16 @@ def correlate(
     pairs = _array("pairs", pairs, np.int64, 2)
     if pairs.shape[1] != 2:
         raise ValueError(f"pairs: expected shape (n_pairs, 2), got {pairs.shape}")
-    n_channels = spectra.data.shape[0]
+    n_channels = spectra.packed.shape[0]
     if pairs.min() < 0 or pairs.max() >= n_channels:
         raise ValueError(f"pairs: channel indices must lie in [0, {n_channels})")
     _choice("cc_method", cc_method, CC_METHODS)
     if substack < 0:
         raise ValueError(f"substack: must be >= 0 windows, got {substack}")
     m = _samples("maxlag", maxlag, spectra.fs)
+    valid = _array("valid", spectra.valid, np.bool_, 2)
     data, counts = _kernels.correlate(
-        spectra.data, spectra.valid, spectra.offset, spectra.nfft, pairs, m,
+        spectra.packed, spectra.n_bins, valid, spectra.offset, spectra.nfft, pairs, m,
         cc_method=cc_method, substack=int(substack), smoothspect_n=int(smoothspect_n),
         threads=threads,
     )

@@ -14,21 +14,19 @@
 //!
 //! The window sum is a batched Hermitian product, so it is blocked like a matrix product: pairs
 //! are grouped into tiles of `TILE x TILE` channels, bins into chunks of `LANES` held as separate
-//! real and imaginary lanes, and each source chunk is reused for up to `JB` receivers while it
-//! sits in registers. Tiles and bin ranges run in parallel; pairs go in blocks so the working
+//! real and imaginary lanes (the [`crate::packed`] layout the spectra kernel writes), and each
+//! source chunk is reused for up to four receivers while it sits in registers. Tiles and bin ranges run in parallel; pairs go in blocks so the working
 //! memory stays bounded whatever the number of pairs.
 
 use crate::error::{ensure, Result};
 use crate::fft;
 use crate::options::CcMethod;
+use crate::packed::{Layout, CHUNK, LANES};
 use crate::smooth::{half_width, running_mean};
 use num_complex::Complex32;
 use rayon::prelude::*;
+use std::borrow::Cow;
 
-/// Bins per SIMD chunk.
-const LANES: usize = 8;
-/// Floats per (window, chunk): `LANES` real parts then `LANES` imaginary parts.
-const CHUNK: usize = 2 * LANES;
 /// Channels per tile side.
 const TILE: usize = 16;
 /// Receivers per micro-kernel call.
@@ -38,17 +36,15 @@ const RANGE_CHUNKS: usize = 32;
 /// Target size of the per-block spectral accumulator.
 const BLOCK_BYTES: usize = 64 << 20;
 
-/// Borrowed window spectra as produced by [`crate::spectra::compute`].
+/// Borrowed packed window spectra as produced by [`crate::spectra::compute`].
 #[derive(Debug, Clone, Copy)]
 pub struct SpectraView<'a> {
-    pub n_channels: usize,
-    pub n_windows: usize,
-    pub n_bins: usize,
+    pub layout: Layout,
     /// First kept bin in the `nfft / 2 + 1` half-spectrum.
     pub offset: usize,
     pub nfft: usize,
-    /// `(channel, window, bin)` spectra.
-    pub data: &'a [Complex32],
+    /// Spectra in the [`crate::packed`] layout.
+    pub packed: &'a [f32],
     /// `(channel, window)` validity.
     pub valid: &'a [bool],
 }
@@ -83,38 +79,39 @@ pub fn correlate(
     p: &CorrParams,
 ) -> Result<Correlations> {
     let s = spectra;
+    let layout = s.layout;
+    let (n_windows, n_bins) = (layout.n_windows, layout.n_bins);
+    ensure(s.packed.len() == layout.len(), "spectra", || {
+        format!(
+            "holds {} values, expected {} for {} channels x {} windows x {} bins",
+            s.packed.len(),
+            layout.len(),
+            layout.n_channels,
+            n_windows,
+            n_bins
+        )
+    })?;
     ensure(
-        s.data.len() == s.n_channels * s.n_windows * s.n_bins,
-        "spectra",
+        s.valid.len() == layout.n_channels * n_windows,
+        "valid",
         || {
             format!(
-                "holds {} values, expected {} x {} x {}",
-                s.data.len(),
-                s.n_channels,
-                s.n_windows,
-                s.n_bins
+                "holds {} flags, expected {} x {}",
+                s.valid.len(),
+                layout.n_channels,
+                n_windows
             )
         },
     )?;
-    ensure(s.valid.len() == s.n_channels * s.n_windows, "valid", || {
-        format!(
-            "holds {} flags, expected {} x {}",
-            s.valid.len(),
-            s.n_channels,
-            s.n_windows
-        )
-    })?;
-    ensure(s.n_windows > 0 && s.n_bins > 0, "spectra", || {
-        "is empty".into()
-    })?;
+    ensure(n_windows > 0 && n_bins > 0, "spectra", || "is empty".into())?;
     ensure(
-        s.offset >= 1 && s.offset + s.n_bins < s.nfft / 2 + 1,
+        s.offset >= 1 && s.offset + n_bins < s.nfft / 2 + 1,
         "offset",
         || {
             format!(
                 "bins {}..{} do not fit strictly inside the spectrum of nfft={}",
                 s.offset,
-                s.offset + s.n_bins,
+                s.offset + n_bins,
                 s.nfft
             )
         },
@@ -127,20 +124,23 @@ pub fn correlate(
     })?;
     if let Some(bad) = pairs
         .iter()
-        .find(|pr| pr[0] >= s.n_channels || pr[1] >= s.n_channels)
+        .find(|pr| pr[0] >= layout.n_channels || pr[1] >= layout.n_channels)
     {
         return Err(crate::error::invalid(
             "pairs",
-            format!("pair {bad:?} names a channel outside 0..{}", s.n_channels),
+            format!(
+                "pair {bad:?} names a channel outside 0..{}",
+                layout.n_channels
+            ),
         ));
     }
 
-    let groups = window_groups(s.n_windows, p.substack);
+    let groups = window_groups(n_windows, p.substack);
     let n_groups = groups.len();
     let n_lags = 2 * p.maxlag_n + 1;
-    let a = pack(s, Side::Source, p);
+    let a = prepare(s, Side::Source, p);
     let b = match p.method {
-        CcMethod::Deconv => Some(pack(s, Side::Receiver, p)),
+        CcMethod::Deconv => Some(prepare(s, Side::Receiver, p)),
         CcMethod::Xcorr | CcMethod::Coherency => None,
     };
     let b = b.as_ref().unwrap_or(&a);
@@ -150,7 +150,7 @@ pub fn correlate(
         .flat_map(|&[i, j]| {
             groups.iter().map(move |&(w0, w1)| {
                 (w0..w1)
-                    .filter(|&w| s.valid[i * s.n_windows + w] && s.valid[j * s.n_windows + w])
+                    .filter(|&w| s.valid[i * n_windows + w] && s.valid[j * n_windows + w])
                     .count() as u32
             })
         })
@@ -159,13 +159,13 @@ pub fn correlate(
     let mut data = vec![0.0f32; pairs.len() * n_groups * n_lags];
     let mut slots: Vec<Option<&mut [f32]>> = data.chunks_mut(n_groups * n_lags).map(Some).collect();
     let tiles = tiles(pairs);
-    let n_chunks = s.n_bins.div_ceil(LANES);
+    let n_chunks = layout.n_chunks();
     let pair_bytes = n_groups * n_chunks * CHUNK * std::mem::size_of::<f32>();
     let block_pairs = (BLOCK_BYTES / pair_bytes).max(TILE * TILE);
     let out = Output {
         nfft: s.nfft,
         offset: s.offset,
-        n_bins: s.n_bins,
+        n_bins,
         maxlag_n: p.maxlag_n,
         n_groups,
     };
@@ -228,65 +228,82 @@ enum Side {
     Receiver,
 }
 
-/// Spectra in the kernel's layout: `[channel][chunk][window][CHUNK]`, invalid windows zeroed.
-struct Packed {
-    n_chunks: usize,
-    n_windows: usize,
-    data: Vec<f32>,
+/// One side of the product in the packed layout, with invalid windows zeroed.
+struct Packed<'a> {
+    layout: Layout,
+    data: Cow<'a, [f32]>,
 }
 
-impl Packed {
+impl Packed<'_> {
     fn chunk(&self, channel: usize, k: usize) -> &[f32] {
-        let len = self.n_windows * CHUNK;
-        let start = (channel * self.n_chunks + k) * len;
+        let len = self.layout.n_windows * CHUNK;
+        let start = (channel * self.layout.n_chunks() + k) * len;
         &self.data[start..start + len]
     }
 }
 
-fn pack(s: &SpectraView<'_>, side: Side, p: &CorrParams) -> Packed {
-    let n_chunks = s.n_bins.div_ceil(LANES);
-    let per_channel = n_chunks * s.n_windows * CHUNK;
-    let mut data = vec![0.0f32; s.n_channels * per_channel];
+/// The spectra as one side of the product: borrowed as they are when no window needs zeroing
+/// or scaling (`xcorr`, and the receiver side of `deconv`), else a scaled, zeroed copy.
+fn prepare<'a>(s: &SpectraView<'a>, side: Side, p: &CorrParams) -> Packed<'a> {
+    let layout = s.layout;
+    let per_channel = layout.channel_len();
+    let scaled = !matches!(
+        (p.method, side),
+        (CcMethod::Xcorr, _) | (CcMethod::Deconv, Side::Receiver)
+    );
+    let needs_zeroing = s
+        .packed
+        .par_chunks(per_channel)
+        .zip(s.valid.par_chunks(layout.n_windows))
+        .any(|(channel, valid)| {
+            valid.iter().enumerate().any(|(w, &ok)| {
+                !ok && (0..layout.n_chunks()).any(|k| {
+                    let at = (k * layout.n_windows + w) * CHUNK;
+                    channel[at..at + CHUNK].iter().any(|&v| v != 0.0)
+                })
+            })
+        });
+    if !scaled && !needs_zeroing {
+        return Packed {
+            layout,
+            data: Cow::Borrowed(s.packed),
+        };
+    }
     let h = half_width(p.smoothspect_n);
+    let mut data = vec![0.0f32; layout.len()];
     data.par_chunks_mut(per_channel)
-        .enumerate()
-        .for_each(|(c, dst)| {
-            let mut scale = vec![1.0f32; s.n_bins];
-            for w in 0..s.n_windows {
-                if !s.valid[c * s.n_windows + w] {
-                    continue;
+        .zip(s.packed.par_chunks(per_channel))
+        .zip(s.valid.par_chunks(layout.n_windows))
+        .for_each(|((dst, src), valid)| {
+            let mut row = vec![Complex32::new(0.0, 0.0); layout.n_bins];
+            for (w, _) in valid.iter().enumerate().filter(|(_, &ok)| ok) {
+                layout.get_window(src, w, &mut row);
+                if scaled {
+                    let scale = spectral_scale(&row, p.method, side, h);
+                    for (v, f) in row.iter_mut().zip(scale) {
+                        *v *= f;
+                    }
                 }
-                let row = &s.data[(c * s.n_windows + w) * s.n_bins..][..s.n_bins];
-                spectral_scale(row, p.method, side, h, &mut scale);
-                for (b, (v, f)) in row.iter().zip(&scale).enumerate() {
-                    let (k, l) = (b / LANES, b % LANES);
-                    let at = (k * s.n_windows + w) * CHUNK + l;
-                    dst[at] = v.re * f;
-                    dst[at + LANES] = v.im * f;
-                }
+                layout.put_window(dst, w, &row);
             }
         });
     Packed {
-        n_chunks,
-        n_windows: s.n_windows,
-        data,
+        layout,
+        data: Cow::Owned(data),
     }
 }
 
-/// Per-bin factor applied to one window spectrum on one side of the product.
-fn spectral_scale(row: &[Complex32], method: CcMethod, side: Side, h: usize, scale: &mut [f32]) {
-    let smoothed =
-        |f: fn(&Complex32) -> f32| running_mean(&row.iter().map(f).collect::<Vec<_>>(), h);
-    let inverse = |m: Vec<f32>, scale: &mut [f32]| {
-        for (s, m) in scale.iter_mut().zip(m) {
-            *s = if m > 0.0 { 1.0 / m } else { 0.0 };
-        }
+/// Per-bin factor applied to one window spectrum on one side of the product (`coherency`:
+/// 1 / running mean of |S|; `deconv` source side: 1 / running mean of |S|²; 0 where the mean is 0).
+fn spectral_scale(row: &[Complex32], method: CcMethod, side: Side, h: usize) -> Vec<f32> {
+    let magnitude: Vec<f32> = match (method, side) {
+        (CcMethod::Deconv, Side::Source) => row.iter().map(|v| v.norm_sqr()).collect(),
+        _ => row.iter().map(|v| v.norm()).collect(),
     };
-    match (method, side) {
-        (CcMethod::Xcorr, _) | (CcMethod::Deconv, Side::Receiver) => scale.fill(1.0),
-        (CcMethod::Coherency, _) => inverse(smoothed(|v| v.norm()), scale),
-        (CcMethod::Deconv, Side::Source) => inverse(smoothed(|v| v.norm_sqr()), scale),
-    }
+    running_mean(&magnitude, h)
+        .into_iter()
+        .map(|m| if m > 0.0 { 1.0 / m } else { 0.0 })
+        .collect()
 }
 
 /// The pairs of one tile, grouped by source channel.
@@ -371,7 +388,9 @@ fn accumulate_block(
     BlockSpectra { ranges, parts }
 }
 
-/// Sum the cross-spectra of one tile over the chunks in `range` into `region`.
+/// Sum the cross-spectra of one tile over the chunks in `range` into `region`, with AVX2 and
+/// FMA where the CPU has them (detected at run time, so one build is fast everywhere; an
+/// AVX-512 variant measured slower, see benches/RESULTS.md).
 fn tile_range(
     tile: &Tile,
     a: &Packed,
@@ -432,6 +451,8 @@ impl Mac for Fused {
     }
 }
 
+/// The tile loop: for each chunk of bins, each source channel against up to `JB` receivers
+/// per micro-kernel call (their accumulators fill 8 of the 16 vector registers).
 #[inline(always)]
 fn tile_range_with<M: Mac>(
     tile: &Tile,
@@ -577,44 +598,51 @@ impl Output {
 mod tests {
     use super::*;
 
+    use crate::packed::pack;
+
     fn view<'a>(
-        data: &'a [Complex32],
+        packed: &'a [f32],
         valid: &'a [bool],
-        c: usize,
-        w: usize,
-        b: usize,
+        layout: Layout,
         nfft: usize,
     ) -> SpectraView<'a> {
         SpectraView {
-            n_channels: c,
-            n_windows: w,
-            n_bins: b,
+            layout,
             offset: 1,
             nfft,
-            data,
+            packed,
             valid,
         }
     }
 
-    /// Direct evaluation of the documented formula for one pair.
-    fn direct(s: &SpectraView<'_>, i: usize, j: usize, maxlag: usize) -> Vec<f32> {
-        let mut half = fft::zeros(s.nfft / 2 + 1);
+    /// Direct evaluation of the documented formula for one pair of `(channel, window, bin)`
+    /// spectra.
+    fn direct(
+        data: &[Complex32],
+        valid: &[bool],
+        l: Layout,
+        nfft: usize,
+        i: usize,
+        j: usize,
+        maxlag: usize,
+    ) -> Vec<f32> {
+        let mut half = fft::zeros(nfft / 2 + 1);
         let mut n = 0;
-        for w in 0..s.n_windows {
-            if !(s.valid[i * s.n_windows + w] && s.valid[j * s.n_windows + w]) {
+        for w in 0..l.n_windows {
+            if !(valid[i * l.n_windows + w] && valid[j * l.n_windows + w]) {
                 continue;
             }
             n += 1;
-            for b in 0..s.n_bins {
-                let x = s.data[(i * s.n_windows + w) * s.n_bins + b];
-                let y = s.data[(j * s.n_windows + w) * s.n_bins + b];
-                half[s.offset + b] += x.conj() * y;
+            for b in 0..l.n_bins {
+                let x = data[(i * l.n_windows + w) * l.n_bins + b];
+                let y = data[(j * l.n_windows + w) * l.n_bins + b];
+                half[1 + b] += x.conj() * y;
             }
         }
-        let mut time = vec![0.0; s.nfft];
-        fft::inverse(s.nfft).process(&mut half, &mut time).unwrap();
+        let mut time = vec![0.0; nfft];
+        fft::inverse(nfft).process(&mut half, &mut time).unwrap();
         (0..2 * maxlag + 1)
-            .map(|t| time[(t + s.nfft - maxlag) % s.nfft] / (s.nfft * n) as f32)
+            .map(|t| time[(t + nfft - maxlag) % nfft] / (nfft * n) as f32)
             .collect()
     }
 
@@ -627,7 +655,13 @@ mod tests {
         let mut valid = vec![true; c * w];
         valid[3] = false;
         valid[w * 7 + 1] = false;
-        let s = view(&data, &valid, c, w, b, nfft);
+        let layout = Layout {
+            n_channels: c,
+            n_windows: w,
+            n_bins: b,
+        };
+        let packed = pack(&data, layout);
+        let s = view(&packed, &valid, layout, nfft);
         let pairs: Vec<[usize; 2]> = (0..c).flat_map(|i| (i..c).map(move |j| [i, j])).collect();
         let p = CorrParams {
             method: CcMethod::Xcorr,
@@ -637,7 +671,7 @@ mod tests {
         };
         let out = correlate(&s, &pairs, &p).unwrap();
         for (q, &[i, j]) in pairs.iter().enumerate() {
-            let want = direct(&s, i, j, 10);
+            let want = direct(&data, &valid, layout, nfft, i, j, 10);
             let got = &out.data[q * 21..(q + 1) * 21];
             for (x, y) in got.iter().zip(&want) {
                 assert!(
@@ -657,9 +691,14 @@ mod tests {
 
     #[test]
     fn rejects_out_of_range_pair() {
-        let data = vec![Complex32::new(1.0, 0.0); 2 * 3];
+        let layout = Layout {
+            n_channels: 2,
+            n_windows: 1,
+            n_bins: 3,
+        };
+        let packed = pack(&[Complex32::new(1.0, 0.0); 6], layout);
         let valid = vec![true; 2];
-        let s = view(&data, &valid, 2, 1, 3, 16);
+        let s = view(&packed, &valid, layout, 16);
         let p = CorrParams {
             method: CcMethod::Xcorr,
             maxlag_n: 2,

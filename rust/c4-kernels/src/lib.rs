@@ -14,6 +14,7 @@ pub mod error;
 pub mod fft;
 pub mod normalize;
 pub mod options;
+pub mod packed;
 pub mod pool;
 pub mod smooth;
 pub mod spectra;

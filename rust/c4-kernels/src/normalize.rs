@@ -22,6 +22,7 @@ pub struct TimeNormParams {
 ///   (0 where `m` is 0);
 /// - `clip`: clamp to `±clip_std · std(x)`;
 /// - `none`: unchanged.
+#[inline(always)]
 pub fn time_normalize(x: &mut [f32], p: &TimeNormParams) {
     match p.method {
         TimeNorm::None => {}

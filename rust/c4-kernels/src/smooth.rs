@@ -11,6 +11,7 @@ pub fn half_width(n: usize) -> usize {
 /// Running mean of `values` with half-width `h`, evaluated at indices `range` of `values`.
 ///
 /// Sums run in f64 through a prefix sum, so the cost is O(len) whatever `h` is.
+#[inline(always)]
 pub fn running_mean_at(values: &[f32], h: usize, range: std::ops::Range<usize>, out: &mut [f32]) {
     debug_assert_eq!(out.len(), range.len());
     if range.is_empty() {
@@ -33,6 +34,7 @@ pub fn running_mean_at(values: &[f32], h: usize, range: std::ops::Range<usize>, 
 }
 
 /// Running mean of `values` with half-width `h` at every index.
+#[inline(always)]
 pub fn running_mean(values: &[f32], h: usize) -> Vec<f32> {
     let mut out = vec![0.0; values.len()];
     running_mean_at(values, h, 0..values.len(), &mut out);

@@ -4,6 +4,7 @@ use crate::error::{ensure, invalid, Result};
 use crate::fft;
 use crate::normalize::{time_normalize, TimeNormParams};
 use crate::options::FreqNorm;
+use crate::packed::Layout;
 use crate::whiten::{whiten, Band};
 use crate::window::{apply_taper, detrend, gap_fraction, qc_stats, WindowQc, WindowSpec};
 use num_complex::Complex32;
@@ -139,19 +140,17 @@ impl SpectraSettings {
     }
 }
 
-/// Window spectra of many channels, `(channel, window, bin)` in C order.
+/// Window spectra of many channels in the [`crate::packed`] layout.
 #[derive(Debug, Clone)]
 pub struct Spectra {
-    pub n_channels: usize,
-    pub n_windows: usize,
-    /// Kept bins per window.
-    pub n_bins: usize,
+    /// Channels, windows and kept bins.
+    pub layout: Layout,
     /// Index of the first kept bin in the `nfft / 2 + 1` half-spectrum.
     pub offset: usize,
     /// FFT length.
     pub nfft: usize,
-    /// Whitened in-band spectra.
-    pub data: Vec<Complex32>,
+    /// Whitened in-band spectra, packed; windows that failed QC are zero.
+    pub packed: Vec<f32>,
     /// QC of every window, `(channel, window)`.
     pub qc: Vec<WindowQc>,
     /// Whether each window passed QC, `(channel, window)`.
@@ -162,7 +161,7 @@ pub struct Spectra {
 ///
 /// Per window: linear detrend, QC statistics, time normalisation, taper, zero-pad to `nfft`,
 /// real FFT, whitening, keep the band's bins. `gaps` (same shape as `data`) marks samples that
-/// were missing in the raw data. Channels run in parallel.
+/// were missing in the raw data. Windows that fail QC are left zero. Channels run in parallel.
 pub fn compute(
     data: &[f32],
     n_channels: usize,
@@ -192,54 +191,58 @@ pub fn compute(
             ),
         ));
     }
-    let n_bins = p.band.len();
-    let mut out = vec![Complex32::new(0.0, 0.0); n_channels * n_windows * n_bins];
-    let mut qc = vec![
-        WindowQc {
-            std: 0.0,
-            max_ratio: 0.0,
-            gap_fraction: 0.0
-        };
-        n_channels * n_windows
-    ];
+    let layout = Layout {
+        n_channels,
+        n_windows,
+        n_bins: p.band.len(),
+    };
+    let mut packed = vec![0.0f32; layout.len()];
+    let blank = WindowQc {
+        std: 0.0,
+        max_ratio: 0.0,
+        gap_fraction: 0.0,
+    };
+    let mut qc = vec![blank; n_channels * n_windows];
     let plan = fft::forward(p.nfft);
-    out.par_chunks_mut(n_bins)
-        .zip(qc.par_iter_mut())
+    packed
+        .par_chunks_mut(layout.channel_len())
+        .zip(qc.par_chunks_mut(n_windows))
         .enumerate()
-        .for_each_init(
-            || {
-                (
-                    vec![0.0f32; p.nfft],
-                    fft::zeros(p.nfft / 2 + 1),
-                    plan.make_scratch_vec(),
-                )
-            },
-            |(buf, spec, scratch), (k, (dst, q))| {
-                let (c, w) = (k / n_windows, k % n_windows);
+        .for_each(|(c, (dst, qc))| {
+            let mut buf = vec![0.0f32; p.nfft];
+            let mut spec = fft::zeros(p.nfft / 2 + 1);
+            let mut scratch = plan.make_scratch_vec();
+            let mut bins = fft::zeros(layout.n_bins);
+            for (w, q) in qc.iter_mut().enumerate() {
                 let start = c * n_samples + w * p.window.step;
                 let range = start..start + p.window.len;
-                let bufs = FftBuffers { buf, spec, scratch };
+                let bufs = FftBuffers {
+                    buf: &mut buf,
+                    spec: &mut spec,
+                    scratch: &mut scratch,
+                };
                 *q = window_spectrum(
                     &data[range.clone()],
                     gaps.map(|g| &g[range]),
                     p,
                     &*plan,
                     bufs,
-                    dst,
+                    &mut bins,
                 );
-            },
-        );
+                if q.is_valid(p.max_gap_fraction, p.max_std_ratio) {
+                    layout.put_window(dst, w, &bins);
+                }
+            }
+        });
     let valid = qc
         .iter()
         .map(|q| q.is_valid(p.max_gap_fraction, p.max_std_ratio))
         .collect();
     Ok(Spectra {
-        n_channels,
-        n_windows,
-        n_bins,
+        layout,
         offset: p.band.offset,
         nfft: p.nfft,
-        data: out,
+        packed,
         qc,
         valid,
     })
@@ -252,8 +255,42 @@ struct FftBuffers<'a> {
     scratch: &'a mut [Complex32],
 }
 
-/// One window: prepare, transform, whiten into `dst`; returns its QC.
+/// One window: prepare, transform, whiten into `dst`; returns its QC. Uses AVX2 and FMA where
+/// the CPU has them (detected at run time; the FFT does its own detection).
 fn window_spectrum(
+    x: &[f32],
+    gaps: Option<&[bool]>,
+    p: &SpectraParams,
+    plan: &dyn RealToComplex<f32>,
+    bufs: FftBuffers<'_>,
+    dst: &mut [Complex32],
+) -> WindowQc {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features enabled on `window_spectrum_avx2`.
+            return unsafe { window_spectrum_avx2(x, gaps, p, plan, bufs, dst) };
+        }
+    }
+    window_spectrum_with(x, gaps, p, plan, bufs, dst)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn window_spectrum_avx2(
+    x: &[f32],
+    gaps: Option<&[bool]>,
+    p: &SpectraParams,
+    plan: &dyn RealToComplex<f32>,
+    bufs: FftBuffers<'_>,
+    dst: &mut [Complex32],
+) -> WindowQc {
+    window_spectrum_with(x, gaps, p, plan, bufs, dst)
+}
+
+#[inline(always)]
+fn window_spectrum_with(
     x: &[f32],
     gaps: Option<&[bool]>,
     p: &SpectraParams,

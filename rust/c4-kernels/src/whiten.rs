@@ -80,6 +80,7 @@ impl Band {
 /// `out[k] = w_k · X[offset + k] / A[offset + k]` with `A = 1` (`none`), `|X|` (`phase_only`)
 /// or the centred running mean of `|X|` over `smoothspect_n` bins of the whole half-spectrum
 /// (`rma`); bins with `A = 0` become 0.
+#[inline(always)]
 pub fn whiten(
     spectrum: &[Complex32],
     band: &Band,

@@ -7,6 +7,7 @@
 use c4_kernels::correlate::{self as corr, CorrParams, SpectraView};
 use c4_kernels::normalize::{time_normalize_rows, TimeNormParams};
 use c4_kernels::options::{CcMethod, FreqNorm, StackKind, TimeNorm};
+use c4_kernels::packed::{self, Layout, CHUNK, LANES};
 use c4_kernels::spectra::{self as spec, SpectraSettings};
 use c4_kernels::stack::{self as stk, StackMethod};
 use c4_kernels::whiten::{whiten_rows, Band};
@@ -16,7 +17,7 @@ use num_complex::Complex32;
 use numpy::ndarray::Dim;
 use numpy::{
     Element, PyArray, PyArray1, PyArrayMethods, PyReadonlyArray, PyReadonlyArray2,
-    PyReadonlyArray3, PyUntypedArrayMethods,
+    PyReadonlyArray3, PyReadonlyArray4, PyUntypedArrayMethods,
 };
 use pyo3::create_exception;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -203,7 +204,8 @@ fn spectra<'py>(
     max_std_ratio: f32,
     threads: Option<usize>,
 ) -> PyResult<(
-    Arr<'py, Complex32, 3>,
+    Arr<'py, f32, 4>,
+    usize,
     Arr<'py, bool, 2>,
     Qc<'py>,
     usize,
@@ -229,9 +231,15 @@ fn spectra<'py>(
     let x = slice("data", &data)?;
     let g = gaps.as_ref().map(|g| slice("gaps", g)).transpose()?;
     let s = detached(py, threads, || spec::compute(x, c, n, g, &p))?;
-    let shape = [s.n_channels, s.n_windows];
+    let l = s.layout;
+    let shape = [l.n_channels, l.n_windows];
     Ok((
-        array(py, s.data, [s.n_channels, s.n_windows, s.n_bins])?,
+        array(
+            py,
+            s.packed,
+            [l.n_channels, l.n_chunks(), l.n_windows, CHUNK],
+        )?,
+        l.n_bins,
         array(py, s.valid, shape)?,
         qc_arrays(py, &s.qc, shape)?,
         s.offset,
@@ -242,11 +250,12 @@ fn spectra<'py>(
 /// Correlate pairs of window spectra; returns ((pair, group, lag) correlations, (pair, group)
 /// window counts).
 #[pyfunction]
-#[pyo3(signature = (spectra, valid, offset, nfft, pairs, maxlag_n, cc_method="xcorr", substack=0, smoothspect_n=1, threads=None))]
+#[pyo3(signature = (packed, n_bins, valid, offset, nfft, pairs, maxlag_n, cc_method="xcorr", substack=0, smoothspect_n=1, threads=None))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn correlate<'py>(
     py: Python<'py>,
-    spectra: PyReadonlyArray3<'py, Complex32>,
+    packed: PyReadonlyArray4<'py, f32>,
+    n_bins: usize,
     valid: PyReadonlyArray2<'py, bool>,
     offset: usize,
     nfft: usize,
@@ -257,14 +266,22 @@ fn correlate<'py>(
     smoothspect_n: usize,
     threads: Option<usize>,
 ) -> PyResult<(Arr<'py, f32, 3>, Arr<'py, u32, 2>)> {
-    let shape = spectra.shape();
-    let view = SpectraView {
+    let shape = packed.shape();
+    let layout = Layout {
         n_channels: shape[0],
-        n_windows: shape[1],
-        n_bins: shape[2],
+        n_windows: shape[2],
+        n_bins,
+    };
+    if shape[1] != layout.n_chunks() || shape[3] != CHUNK {
+        return Err(KernelError::new_err(format!(
+            "packed: shape {shape:?} does not hold {n_bins} bins in chunks of {LANES}"
+        )));
+    }
+    let view = SpectraView {
+        layout,
         offset,
         nfft,
-        data: slice("spectra", &spectra)?,
+        packed: slice("packed", &packed)?,
         valid: slice("valid", &valid)?,
     };
     if pairs.shape()[1] != 2 {
@@ -338,6 +355,55 @@ fn phase_sum<'py>(
     array(py, out, [p, l])
 }
 
+/// Pack (channel, window, bin) complex64 spectra into the kernels' layout.
+#[pyfunction]
+fn pack<'py>(
+    py: Python<'py>,
+    spectra: PyReadonlyArray3<'py, Complex32>,
+) -> PyResult<Arr<'py, f32, 4>> {
+    let shape = spectra.shape();
+    let layout = Layout {
+        n_channels: shape[0],
+        n_windows: shape[1],
+        n_bins: shape[2],
+    };
+    let data = slice("spectra", &spectra)?;
+    let out = detached(py, None, || Ok(packed::pack(data, layout)))?;
+    array(
+        py,
+        out,
+        [
+            layout.n_channels,
+            layout.n_chunks(),
+            layout.n_windows,
+            CHUNK,
+        ],
+    )
+}
+
+/// Unpack the kernels' layout into (channel, window, bin) complex64 spectra.
+#[pyfunction]
+fn unpack<'py>(
+    py: Python<'py>,
+    packed: PyReadonlyArray4<'py, f32>,
+    n_bins: usize,
+) -> PyResult<Arr<'py, Complex32, 3>> {
+    let shape = packed.shape();
+    let layout = Layout {
+        n_channels: shape[0],
+        n_windows: shape[2],
+        n_bins,
+    };
+    if shape[1] != layout.n_chunks() || shape[3] != CHUNK {
+        return Err(KernelError::new_err(format!(
+            "packed: shape {shape:?} does not hold {n_bins} bins in chunks of {LANES}"
+        )));
+    }
+    let data = slice("packed", &packed)?;
+    let out = detached(py, None, || Ok(packed::unpack(data, layout)))?;
+    array(py, out, [layout.n_channels, layout.n_windows, n_bins])
+}
+
 /// Number of threads kernels use by default (`C4_NUM_THREADS`, else all CPUs).
 #[pyfunction]
 fn default_threads() -> usize {
@@ -356,6 +422,9 @@ fn _kernels(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stack, m)?)?;
     m.add_function(wrap_pyfunction!(phase_sum, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(pack, m)?)?;
+    m.add_function(wrap_pyfunction!(unpack, m)?)?;
+    m.add("LANES", LANES)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
