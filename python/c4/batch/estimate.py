@@ -3,15 +3,15 @@
 vCPU time of one shard = channel-days x (preprocessing + whitening per channel-day)
 + pair-days x (correlation per pair-day). The per-unit costs are the calibration below:
 
-- :data:`WHITEN_VCPU_S_PER_CHANNEL_DAY` and :data:`CORRELATE_VCPU_S_PER_PAIR_DAY` are meant to
-  be the ``whiten`` (channel-days/s) and ``correlate`` (pair-days/s) groups of
+- :data:`WHITEN_VCPU_S_PER_CHANNEL_DAY` and :data:`CORRELATE_VCPU_S_PER_PAIR_DAY` come from the
+  ``whiten`` (channel-days/s) and ``correlate`` (pair-days/s) groups of
   ``benches/test_bench_kernels.py`` at NoisePy's defaults (20 Hz, cc_len 1800 s, step 450 s,
-  0.05-2 Hz), inverted and expressed per vCPU. The values below are conservative round
-  numbers pending a recorded bench run; update them from the bench output on the target
-  instance type;
+  0.05-2 Hz; see ``benches/RESULTS.md``: 29 ms per channel-day and 0.24 ms per pair-day on one
+  core), rounded up to leave room for stacking and writing;
 - :data:`PREPROCESS_VCPU_S_PER_CHANNEL_DAY` covers download, miniSEED decoding, merging and
-  resampling of a 100 Hz day with obspy, which the kernel benches do not time; it dominates for
-  small networks.
+  resampling with obspy: the pipeline bench measured ~0.4 vCPU-s for a 20 Hz channel-day, and a
+  100 Hz broadband day decodes and resamples about five times as many samples; it dominates
+  unless the network is large.
 
 ``batch.vcpu_seconds_per_channel_day`` replaces the two per-channel terms when set (e.g. from the
 log of a real run). Pairs are all channel pairs (an upper bound: ``max_distance_km`` is not
@@ -27,11 +27,11 @@ from typing import Any
 from c4.config import Config
 from c4.shards import shard_days
 
-WHITEN_VCPU_S_PER_CHANNEL_DAY = 0.5
+WHITEN_VCPU_S_PER_CHANNEL_DAY = 0.04
 """Windowing, FFT and whitening of one channel-day, vCPU-seconds (benches: whiten)."""
-CORRELATE_VCPU_S_PER_PAIR_DAY = 0.004
+CORRELATE_VCPU_S_PER_PAIR_DAY = 0.0004
 """Correlation and stacking of one pair-day, vCPU-seconds (benches: correlate)."""
-PREPROCESS_VCPU_S_PER_CHANNEL_DAY = 6.0
+PREPROCESS_VCPU_S_PER_CHANNEL_DAY = 2.0
 """Download, decoding, merge and resampling of one channel-day with obspy, vCPU-seconds."""
 
 
