@@ -6,7 +6,9 @@ use crate::normalize::{time_normalize, TimeNormParams};
 use crate::options::FreqNorm;
 use crate::packed::Layout;
 use crate::whiten::{whiten, Band};
-use crate::window::{apply_taper, detrend, gap_fraction, qc_stats, WindowQc, WindowSpec};
+use crate::window::{
+    apply_taper, check_records, detrend, gap_fraction, qc_stats, WindowQc, WindowSpec,
+};
 use num_complex::Complex32;
 use rayon::prelude::*;
 use realfft::RealToComplex;
@@ -170,17 +172,7 @@ pub fn compute(
     p: &SpectraParams,
 ) -> Result<Spectra> {
     p.validate()?;
-    ensure(data.len() == n_channels * n_samples, "data", || {
-        format!(
-            "holds {} values, expected {n_channels} x {n_samples}",
-            data.len()
-        )
-    })?;
-    if let Some(g) = gaps {
-        ensure(g.len() == data.len(), "gaps", || {
-            format!("holds {} values, data holds {}", g.len(), data.len())
-        })?;
-    }
+    check_records(data, n_channels, n_samples, gaps)?;
     let n_windows = p.window.count(n_samples);
     if n_windows == 0 {
         return Err(invalid(

@@ -210,16 +210,13 @@ pub fn apply_taper(x: &mut [f32], taper: &[f32]) {
     }
 }
 
-/// Cut every channel of a `(n_channels, n_samples)` record into windows and prepare them
-/// (detrend, QC, taper), as the spectra step does. Returns `(channel, window, sample)` windows
-/// and the `(channel, window)` QC.
-pub fn prepare_all(
+/// Check that `data` (and `gaps`, when given) hold `n_channels x n_samples` values.
+pub fn check_records(
     data: &[f32],
     n_channels: usize,
     n_samples: usize,
     gaps: Option<&[bool]>,
-    spec: &WindowSpec,
-) -> Result<(Vec<f32>, Vec<WindowQc>)> {
+) -> Result<()> {
     ensure(data.len() == n_channels * n_samples, "data", || {
         format!(
             "holds {} values, expected {n_channels} x {n_samples}",
@@ -231,6 +228,20 @@ pub fn prepare_all(
             format!("holds {} values, data holds {}", g.len(), data.len())
         })?;
     }
+    Ok(())
+}
+
+/// Cut every channel of a `(n_channels, n_samples)` record into windows and prepare them
+/// (detrend, QC, taper), as the spectra step does. Returns `(channel, window, sample)` windows
+/// and the `(channel, window)` QC.
+pub fn prepare_all(
+    data: &[f32],
+    n_channels: usize,
+    n_samples: usize,
+    gaps: Option<&[bool]>,
+    spec: &WindowSpec,
+) -> Result<(Vec<f32>, Vec<WindowQc>)> {
+    check_records(data, n_channels, n_samples, gaps)?;
     let n_windows = spec.count(n_samples);
     let mut out = vec![0.0f32; n_channels * n_windows * spec.len];
     let qc = out

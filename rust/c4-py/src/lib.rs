@@ -52,6 +52,21 @@ fn slice<'a, T: Element, D: numpy::ndarray::Dimension>(
     })
 }
 
+/// The layout of a packed spectra array of `shape` holding `n_bins` bins per window.
+fn packed_layout(shape: &[usize], n_bins: usize) -> PyResult<Layout> {
+    let layout = Layout {
+        n_channels: shape[0],
+        n_windows: shape[2],
+        n_bins,
+    };
+    if shape[1] != layout.n_chunks() || shape[3] != CHUNK {
+        return Err(KernelError::new_err(format!(
+            "packed: shape {shape:?} does not hold {n_bins} bins in chunks of {LANES}"
+        )));
+    }
+    Ok(layout)
+}
+
 /// Move a vector into a new numpy array of the given shape.
 fn array<'py, T: Element, const N: usize>(
     py: Python<'py>,
@@ -266,17 +281,7 @@ fn correlate<'py>(
     smoothspect_n: usize,
     threads: Option<usize>,
 ) -> PyResult<(Arr<'py, f32, 3>, Arr<'py, u32, 2>)> {
-    let shape = packed.shape();
-    let layout = Layout {
-        n_channels: shape[0],
-        n_windows: shape[2],
-        n_bins,
-    };
-    if shape[1] != layout.n_chunks() || shape[3] != CHUNK {
-        return Err(KernelError::new_err(format!(
-            "packed: shape {shape:?} does not hold {n_bins} bins in chunks of {LANES}"
-        )));
-    }
+    let layout = packed_layout(packed.shape(), n_bins)?;
     let view = SpectraView {
         layout,
         offset,
@@ -388,17 +393,7 @@ fn unpack<'py>(
     packed: PyReadonlyArray4<'py, f32>,
     n_bins: usize,
 ) -> PyResult<Arr<'py, Complex32, 3>> {
-    let shape = packed.shape();
-    let layout = Layout {
-        n_channels: shape[0],
-        n_windows: shape[2],
-        n_bins,
-    };
-    if shape[1] != layout.n_chunks() || shape[3] != CHUNK {
-        return Err(KernelError::new_err(format!(
-            "packed: shape {shape:?} does not hold {n_bins} bins in chunks of {LANES}"
-        )));
-    }
+    let layout = packed_layout(packed.shape(), n_bins)?;
     let data = slice("packed", &packed)?;
     let out = detached(py, None, || Ok(packed::unpack(data, layout)))?;
     array(py, out, [layout.n_channels, layout.n_windows, n_bins])
