@@ -150,7 +150,7 @@ class ProcessingConfig(_Section):
         0, ge=0, description="Windows per sub-stack within a day (0: one correlation per day)."
     )
     stack_methods: list[StackMethod] = Field(
-        default_factory=lambda: ["linear", "pws"], min_length=1,
+        default_factory=lambda: list[StackMethod](["linear", "pws"]), min_length=1,
         description="Stacks written per shard: linear, pws, robust, nroot.",
     )
     pws_power: float = Field(2.0, gt=0, description="Exponent of the phase-weighted stack.")
@@ -329,8 +329,8 @@ def load_config(
                 from c4.objstore import Location, split_s3
 
                 bucket, key = split_s3(url)
-                text = Location(f"s3://{bucket}", endpoint_url=endpoint_url).read_bytes(key)
-                text = text.decode()
+                location = Location(f"s3://{bucket}", endpoint_url=endpoint_url)
+                text = location.read_bytes(key).decode()
             else:
                 text = Path(url).read_text()
         except FileNotFoundError:

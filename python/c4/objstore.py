@@ -121,7 +121,7 @@ class Location:
         bucket, prefix = split_s3(self.url)
         return bucket, join(prefix, rel)
 
-    def list(self, rel: str = "") -> list[str]:
+    def list_keys(self, rel: str = "") -> list[str]:
         """Relative keys of all files below ``rel`` (recursive), sorted."""
         if is_s3(self.url):
             bucket, prefix = self._s3(rel)
@@ -142,8 +142,8 @@ class Location:
         base = Path(self.url) / rel
         if not base.is_dir():
             return []
-        root = Path(self.url)
-        return sorted(p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file())
+        top = Path(self.url)
+        return sorted(p.relative_to(top).as_posix() for p in base.rglob("*") if p.is_file())
 
     def list_names(self, rel: str = "") -> list[str]:
         """Names of the files directly in ``rel`` (not recursive), sorted."""
@@ -256,7 +256,7 @@ class Location:
         """Download every file below ``rel/`` into the local directory ``dest``."""
         from concurrent.futures import ThreadPoolExecutor
 
-        keys = self.list(rel)
+        keys = self.list_keys(rel)
         prefix = rel.strip("/") + "/"
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(lambda k: self.get(k, dest / k[len(prefix):]), keys))

@@ -285,7 +285,7 @@ class _Shard:
         shutil.rmtree(work_root, ignore_errors=True)
         with self.timings.stage("stack"):
             store = self._stack(scratch)
-        summary = {
+        summary: dict[str, Any] = {
             "shard": self.index, "label": self.label, "store": store,
             "days": [d.isoformat() for d in self.days],
             "days_computed": [d.isoformat() for d in done],

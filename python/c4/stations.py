@@ -101,7 +101,7 @@ def load_stations(data: DataConfig) -> Stations:
     if not is_s3(url) and not Path(url).is_dir():
         raise FileNotFoundError(f"data.stations: {url} is neither a CSV file nor a directory")
     out = Stations(location=loc)
-    for key in loc.list():
+    for key in loc.list_keys():
         name = key.rsplit("/", 1)[-1]
         if not name.lower().endswith(".xml") or "_" not in name:
             continue

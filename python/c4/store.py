@@ -77,8 +77,9 @@ class DailyResult:
 
     def save(self, path: Path) -> None:
         buf = io.BytesIO()
-        np.savez(buf, data=self.data, counts=self.counts, lags=self.lags,
-                 **{f"pair__{k}": v for k, v in self.pairs.items()})
+        arrays: dict[str, Any] = {"data": self.data, "counts": self.counts, "lags": self.lags}
+        arrays.update({f"pair__{k}": v for k, v in self.pairs.items()})
+        np.savez(buf, **arrays)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(buf.getvalue())
 
@@ -174,7 +175,8 @@ def make_dataset(
             if values.dtype.kind == "U":
                 values = values.astype(object)
             coords[name] = ("pair", values)
-    variables = {m: (("pair", "lag"), np.asarray(v, np.float32)) for m, v in stacks.items()}
+    variables: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
+        m: (("pair", "lag"), np.asarray(v, np.float32)) for m, v in stacks.items()}
     for name, (dims, values) in (extra or {}).items():
         variables[name] = (dims, values)
     ds = xr.Dataset(variables, coords=coords, attrs=attrs)
