@@ -298,7 +298,7 @@ fn prepare<'a>(s: &SpectraView<'a>, side: Side, p: &CorrParams) -> Packed<'a> {
 fn spectral_scale(row: &[Complex32], method: CcMethod, side: Side, h: usize) -> Vec<f32> {
     let magnitude: Vec<f32> = match (method, side) {
         (CcMethod::Deconv, Side::Source) => row.iter().map(|v| v.norm_sqr()).collect(),
-        _ => row.iter().map(|v| v.norm()).collect(),
+        _ => row.iter().map(|v| v.norm_sqr().sqrt()).collect(),
     };
     running_mean(&magnitude, h)
         .into_iter()

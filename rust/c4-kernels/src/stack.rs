@@ -153,7 +153,7 @@ pub fn analytic(x: &[f32]) -> Vec<Complex32> {
 fn add_phasors(traces: &[f32], n_lags: usize, out: &mut [Complex32]) {
     for t in traces.chunks(n_lags) {
         for (o, a) in out.iter_mut().zip(analytic(t)) {
-            let m = a.norm();
+            let m = a.norm_sqr().sqrt();
             if m > 0.0 {
                 *o += a / m;
             }

@@ -98,7 +98,7 @@ pub fn whiten(
         }
         FreqNorm::PhaseOnly => {
             for ((o, v), w) in out.iter_mut().zip(x).zip(&band.weights) {
-                let a = v.norm();
+                let a = v.norm_sqr().sqrt();
                 *o = if a > 0.0 {
                     v * (*w / a)
                 } else {
@@ -110,7 +110,10 @@ pub fn whiten(
             let h = half_width(smoothspect_n);
             let lo = kept.start.saturating_sub(h);
             let hi = (kept.end + h).min(spectrum.len());
-            let mags: Vec<f32> = spectrum[lo..hi].iter().map(|v| v.norm()).collect();
+            let mags: Vec<f32> = spectrum[lo..hi]
+                .iter()
+                .map(|v| v.norm_sqr().sqrt())
+                .collect();
             let mut mean = vec![0.0f32; band.len()];
             // `mags` covers every bin a kept bin's window can reach, so clipping at its ends is
             // clipping at the spectrum's ends.
