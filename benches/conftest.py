@@ -5,7 +5,8 @@ Sizes follow NoisePy's defaults (20 Hz, cc_len 1800 s, step 450 s: 189 windows p
 the same code runs once on a small day so the suites cannot rot without costing minutes.
 
 Every benchmark belongs to a group whose baseline is the test named ``*numpy*`` that runs in
-the same session; the terminal summary prints each result as a speed-up over that baseline.
+the same session; the terminal summary prints each result's median time as a speed-up over
+that baseline's median.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     groups: dict[str, list] = {}
     for bench in session.benchmarks:
         groups.setdefault(bench.group or "", []).append(bench)
-    terminalreporter.section("speed-up over the numpy baseline of each group (mean times)")
+    terminalreporter.section("speed-up over the numpy baselines of each group (median times)")
     for group, benches in groups.items():
         base = [b for b in benches if "numpy" in b.name]
         if not base:
@@ -62,6 +63,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
             for ref in base:
                 info = b.extra_info or {}
                 terminalreporter.write_line(
-                    f"{group:28s} {b.name:48s} {b.stats.mean * 1e3:10.1f} ms  "
-                    f"x{ref.stats.mean / b.stats.mean:6.2f} vs {ref.name}  {info}"
+                    f"{group:12s} {b.name:32s} {b.stats.median * 1e3:8.1f} ms  "
+                    f"x{ref.stats.median / b.stats.median:6.2f} vs {ref.name}  {info}"
                 )
