@@ -70,6 +70,16 @@ def test_spectra_equal_the_composition_of_reference_steps(time_norm: str) -> Non
     assert sp.valid.all()
 
 
+def test_zero_filled_gaps_count_without_a_mask() -> None:
+    data = RNG.standard_normal((1, 400)).astype(np.float32)
+    data[0, 120:140] = 0.0  # 20 s of zero fill in the second window (20 %)
+    data[0, 250] = 0.0  # a single exact zero is not a gap
+    sp = kernels.spectra(data, 1.0, cc_len=100, step=100, maxlag=10, freqmin=0.05,
+                         freqmax=0.4, max_gap_fraction=0.1)
+    np.testing.assert_allclose(sp.qc.gap_fraction[0], [0.0, 0.2, 0.0, 0.0])
+    assert sp.valid[0].tolist() == [True, False, True, True]
+
+
 def test_qc_marks_flat_spiky_and_gappy_windows_invalid() -> None:
     data = RNG.standard_normal((3, 400)).astype(np.float32)
     data[0, :100] = 0.0  # flat first window

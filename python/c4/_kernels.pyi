@@ -37,6 +37,7 @@ def windows(
     win_len: int,
     step: int,
     taper_fraction: float,
+    zero_run: int,
     gaps: npt.NDArray[np.bool_] | None = None,
     threads: int | None = None,
 ) -> tuple[_F32, _Qc]: ...

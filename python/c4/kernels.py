@@ -138,7 +138,8 @@ def windows(
     data : float32 array (channels, samples)
     fs : sampling rate in Hz
     cc_len, step : window length and spacing of window starts, in s (whole samples)
-    gaps : optional bool array like ``data``, True where the raw record had no data
+    gaps : optional bool array like ``data``, True where the raw record had no data; without
+        it, runs of at least one second of exact zeros (zero-filled gaps) count as gaps
 
     Returns
     -------
@@ -151,7 +152,9 @@ def windows(
         gaps = _array("gaps", gaps, np.bool_, 2)
     win = _samples("cc_len", cc_len, fs)
     hop = _samples("step", step, fs)
-    out, (std, ratio, gap) = _kernels.windows(data, win, hop, taper_fraction, gaps, threads)
+    zero_run = max(2, round(fs))
+    out, (std, ratio, gap) = _kernels.windows(data, win, hop, taper_fraction, zero_run, gaps,
+                                              threads)
     return out, WindowQc(std, ratio, gap)
 
 
@@ -280,7 +283,8 @@ def spectra(
     time-normalised (``time_norm``), tapered, zero-padded to ``nfft`` (the smallest 5-smooth
     length >= window + ``maxlag``), transformed and whitened (see :func:`whiten`). A window is
     valid if its std > 0, max|x|/std <= ``max_std_ratio`` and its share of gap samples
-    (``gaps``, True = missing) <= ``max_gap_fraction``; invalid windows' spectra are zero.
+    (``gaps``, True = missing; without a mask, runs of at least one second of exact zeros)
+    <= ``max_gap_fraction``; invalid windows' spectra are zero.
     """
     data = _array("data", data, np.float32, 2)
     fs = _positive("fs", fs)

@@ -7,7 +7,7 @@ use crate::options::FreqNorm;
 use crate::packed::Layout;
 use crate::whiten::{whiten, Band};
 use crate::window::{
-    apply_taper, check_records, detrend, gap_fraction, qc_stats, WindowQc, WindowSpec,
+    apply_taper, check_records, detrend, qc_stats, window_gap_fraction, WindowQc, WindowSpec,
 };
 use num_complex::Complex32;
 use rayon::prelude::*;
@@ -124,7 +124,9 @@ impl SpectraSettings {
                 self.maxlag, self.cc_len
             )
         })?;
-        let window = WindowSpec::new(len, step, self.taper_fraction)?;
+        // A second or more of exact zeros is a zero-filled gap.
+        let zero_run = (self.fs.round() as usize).max(2);
+        let window = WindowSpec::new(len, step, self.taper_fraction, zero_run)?;
         let nfft = fft::fast_len(len + maxlag_n);
         let band = Band::new(self.fs, nfft, self.freqmin, self.freqmax, self.taper_bins)?;
         let p = SpectraParams {
@@ -304,6 +306,6 @@ fn window_spectrum_with(
     WindowQc {
         std,
         max_ratio,
-        gap_fraction: gaps.map_or(0.0, gap_fraction),
+        gap_fraction: window_gap_fraction(x, gaps, p.window.zero_run),
     }
 }

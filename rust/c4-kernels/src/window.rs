@@ -12,12 +12,15 @@ pub struct WindowSpec {
     pub step: usize,
     /// Cosine-taper weights, `len` long (see [`cosine_taper`]).
     pub taper: Vec<f32>,
+    /// Without a gap mask, runs of at least this many exact zeros count as gap samples (how
+    /// gaps are zero-filled); 0 turns the detection off.
+    pub zero_run: usize,
 }
 
 impl WindowSpec {
     /// Window of `len` samples every `step` samples with `taper_fraction` of `len` tapered at
-    /// each end.
-    pub fn new(len: usize, step: usize, taper_fraction: f64) -> Result<Self> {
+    /// each end; see [`WindowSpec::zero_run`].
+    pub fn new(len: usize, step: usize, taper_fraction: f64, zero_run: usize) -> Result<Self> {
         ensure(len >= 4, "cc_len", || {
             format!("window must hold at least 4 samples, got {len}")
         })?;
@@ -34,6 +37,7 @@ impl WindowSpec {
             len,
             step,
             taper: cosine_taper(len, m),
+            zero_run,
         })
     }
 
@@ -193,6 +197,38 @@ pub fn qc_stats(x: &[f32]) -> (f32, f32) {
     (std, ratio)
 }
 
+/// Share of a window's samples that are gaps: from the mask when there is one, else the
+/// samples in runs of at least `zero_run` exact zeros.
+#[inline(always)]
+pub fn window_gap_fraction(x: &[f32], gaps: Option<&[bool]>, zero_run: usize) -> f32 {
+    match gaps {
+        Some(g) => gap_fraction(g),
+        None => zero_run_fraction(x, zero_run),
+    }
+}
+
+/// Share of samples in runs of at least `min_run` consecutive exact zeros (0 if `min_run` is 0).
+pub fn zero_run_fraction(x: &[f32], min_run: usize) -> f32 {
+    if min_run == 0 || x.is_empty() {
+        return 0.0;
+    }
+    let (mut total, mut run) = (0usize, 0usize);
+    for &v in x {
+        if v == 0.0 {
+            run += 1;
+        } else {
+            if run >= min_run {
+                total += run;
+            }
+            run = 0;
+        }
+    }
+    if run >= min_run {
+        total += run;
+    }
+    total as f32 / x.len() as f32
+}
+
 /// Fraction of `true` entries in a gap mask.
 #[inline(always)]
 pub fn gap_fraction(gaps: &[bool]) -> f32 {
@@ -257,7 +293,11 @@ pub fn prepare_all(
             WindowQc {
                 std,
                 max_ratio,
-                gap_fraction: gaps.map_or(0.0, |g| gap_fraction(&g[range])),
+                gap_fraction: window_gap_fraction(
+                    &data[range.clone()],
+                    gaps.map(|g| &g[range]),
+                    spec.zero_run,
+                ),
             }
         })
         .collect();
@@ -277,13 +317,24 @@ mod tests {
 
     #[test]
     fn window_count_and_taper_shape() {
-        let spec = WindowSpec::new(100, 25, 0.1).unwrap();
+        let spec = WindowSpec::new(100, 25, 0.1, 0).unwrap();
         assert_eq!(spec.count(99), 0);
         assert_eq!(spec.count(100), 1);
         assert_eq!(spec.count(200), 5);
         assert!(spec.taper[0] > 0.0 && spec.taper[0] < 0.05);
         assert_eq!(spec.taper[50], 1.0);
         assert_eq!(spec.taper[3], spec.taper[96]);
+    }
+
+    #[test]
+    fn zero_runs_count_as_gaps_only_when_long_enough() {
+        let mut x = vec![1.0f32; 100];
+        x[10..30].fill(0.0); // a zero-filled gap of 20 samples
+        x[50] = 0.0; // a single zero crossing sample
+        assert_eq!(zero_run_fraction(&x, 5), 0.2);
+        assert_eq!(zero_run_fraction(&x, 0), 0.0);
+        x[90..].fill(0.0);
+        assert_eq!(zero_run_fraction(&x, 5), 0.3);
     }
 
     #[test]

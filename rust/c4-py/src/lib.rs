@@ -113,21 +113,22 @@ fn fast_len(n: usize) -> usize {
 
 /// Cut, detrend and taper windows; returns (windows, std, max_ratio, gap_fraction).
 #[pyfunction]
-#[pyo3(signature = (data, win_len, step, taper_fraction, gaps=None, threads=None))]
-#[allow(clippy::type_complexity)]
+#[pyo3(signature = (data, win_len, step, taper_fraction, zero_run, gaps=None, threads=None))]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn windows<'py>(
     py: Python<'py>,
     data: PyReadonlyArray2<'py, f32>,
     win_len: usize,
     step: usize,
     taper_fraction: f64,
+    zero_run: usize,
     gaps: Option<PyReadonlyArray2<'py, bool>>,
     threads: Option<usize>,
 ) -> PyResult<(Arr<'py, f32, 3>, Qc<'py>)> {
     let [c, n] = [data.shape()[0], data.shape()[1]];
     let x = slice("data", &data)?;
     let g = gaps.as_ref().map(|g| slice("gaps", g)).transpose()?;
-    let spec = parse(WindowSpec::new(win_len, step, taper_fraction))?;
+    let spec = parse(WindowSpec::new(win_len, step, taper_fraction, zero_run))?;
     let w = spec.count(n);
     let (out, qc) = detached(py, threads, || prepare_all(x, c, n, g, &spec))?;
     Ok((
