@@ -94,7 +94,11 @@ def _samples(name: str, seconds: float, fs: float) -> int:
 
 
 def fast_len(n: int) -> int:
-    """Smallest length ``>= n`` whose prime factors are 2, 3 and 5 (a fast FFT length)."""
+    """Smallest length ``>= n`` whose prime factors are 2, 3 and 5 (a fast FFT length).
+
+    >>> fast_len(36000 + 4000), fast_len(97)
+    (40000, 100)
+    """
     return int(_kernels.fast_len(int(n)))
 
 
@@ -378,6 +382,10 @@ def stack(
 
     With ``return_weights`` also returns the (pairs, time) weights (robust: as iterated; other
     methods: 1/time).
+
+    >>> x = np.array([[[1, 2, 3], [3, 2, 1]]], np.float32)  # one pair, two days, three lags
+    >>> stack(x, "linear")
+    array([[2., 2., 2.]], dtype=float32)
     """
     x = _array("x", x, np.float32, 3)
     _choice("stack_method", method, STACK_METHODS)
