@@ -2,11 +2,10 @@
 
 import doctest
 
-import pytest
-
 import c4.kernels
 import c4.progress
 import c4.rotation
+import pytest
 
 
 @pytest.mark.parametrize("module", [c4.kernels, c4.progress, c4.rotation])
