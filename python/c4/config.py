@@ -215,6 +215,12 @@ class OutputConfig(_Section):
         "/scratch", description="Local working directory (the Batch scratch volume); must exist."
     )
     min_free_gb: float = Field(1.0, ge=0, description="Free scratch space needed per day, GB.")
+    pair_partitions: int = Field(
+        64, ge=1, le=65536,
+        description="Pairs are split by a hash of their name into this many partitions: one "
+        "daily file each, stacked one at a time, so memory stays bounded by about days x "
+        "pairs / partitions x lags x 4 bytes. Raise it for very large networks.",
+    )
 
 
 class Config(_Section):

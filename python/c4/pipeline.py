@@ -9,10 +9,13 @@ This is what ``c4 correlate`` (and so every Batch array child) runs. For each da
    to scratch (S3) in parallel;
 4. preprocess every channel (:mod:`c4.preprocess`, process pool);
 5. whitened window spectra and correlations of all pairs (Rust kernels), pairs in blocks;
-6. write the day's correlations to the results store, then its manifest entry; clean scratch.
+6. write the day's correlations to the results store, one pair partition at a time (pairs of a
+   partition are correlated, written and freed before the next), then its manifest entry;
+   clean scratch.
 
 Then the shard's stacks (``processing.stack_methods``) are built from the daily files in day
-order and written as ``shards/<label>.zarr``, followed by the shard's manifest entry. Nothing
+order, one pair partition at a time, and written as ``shards/<label>.zarr``, followed by the
+shard's manifest entry. Nothing
 is random and the day order is fixed, so a resumed run gives bit-identical results.
 Per-stage wall times (fetch, preprocess, spectra, correlate, write, stack) are kept in the
 manifest entries and in the ``shard_done`` event.
@@ -41,17 +44,16 @@ from c4.preprocess import ChannelTask, Preprocessor
 from c4.progress import Reporter
 from c4.shards import shard_days, shard_label
 from c4.sources import Archive, ChannelId, select_channels
-from c4.stacking import stack_attrs, stack_dailies
+from c4.stacking import stack_attrs, stack_to_store
 from c4.stations import Stations, load_stations, pair_geometry
 from c4.store import (
     DailyResult,
     day_entry,
-    make_dataset,
     output_location,
-    read_daily,
+    partition_of,
     shard_entry,
-    write_dataset,
-    write_day,
+    write_day_entry,
+    write_day_part,
     write_shard_entry,
 )
 
@@ -153,11 +155,13 @@ class _Shard:
         self.stations: Stations | None = None
 
     # ------------------------------------------------------------------------------ one day
-    def run_day(self, day: dt.date, pre: Preprocessor, work: Path) -> tuple[
-            DailyResult | None, dict[str, Any]]:
+    def run_day(self, day: dt.date, pre: Preprocessor, work: Path) -> dict[str, Any]:
+        """Correlate one day and write its partitions; returns the day's manifest fields."""
         cfg, p = self.config, self.config.processing
         t = Timings()
-        info: dict[str, Any] = {"n_files": 0, "n_channels": 0, "n_pairs": 0}
+        n_parts = cfg.output.pair_partitions
+        info: dict[str, Any] = {"n_files": 0, "n_channels": 0, "n_pairs": 0, "parts": [],
+                                "n_parts": n_parts}
         assert self.stations is not None
         with t.stage("fetch"):
             listing = self.archive.list_day(day)
@@ -190,7 +194,7 @@ class _Shard:
         pairs, table = make_pairs(kept, self.stations, cfg)
         if len(pairs) == 0:
             log.warning("day %s: no pairs to correlate (%d channels with data)", day, len(kept))
-            return None, {**info, "timings": t.as_dict()}
+            return {**info, "timings": t.as_dict()}
         threads = p.threads or None
         with t.stage("spectra"):
             data = np.stack([r.data for r in results])  # type: ignore[misc]
@@ -204,31 +208,38 @@ class _Shard:
                 max_gap_fraction=p.max_gap_fraction, max_std_ratio=p.max_std_ratio,
                 threads=threads)
             del data, gaps
-        with t.stage("correlate"):
-            blocks = []
-            counts = []
-            for b0 in range(0, len(pairs), p.pair_block):
-                cc = kernels.correlate(spec, np.ascontiguousarray(pairs[b0:b0 + p.pair_block]),
-                                       p.maxlag, cc_method=p.cc_method, substack=p.substack,
-                                       smoothspect_n=p.smoothspect_n, threads=threads)
-                blocks.append(cc.data)
-                counts.append(cc.counts)
-                lags = cc.lags
-            cdata = np.concatenate(blocks)
-            ccounts = np.concatenate(counts)
-        keep = ccounts.sum(axis=1) > 0
-        n_dropped = int((~keep).sum())
+        part_of = partition_of(table["pair"], n_parts)
+        n_dropped = 0
+        for part in np.unique(part_of):
+            sel = np.flatnonzero(part_of == part)
+            with t.stage("correlate"):
+                blocks, counts = [], []
+                for b0 in range(0, len(sel), p.pair_block):
+                    rows = np.ascontiguousarray(pairs[sel[b0:b0 + p.pair_block]])
+                    cc = kernels.correlate(spec, rows, p.maxlag, cc_method=p.cc_method,
+                                           substack=p.substack, smoothspect_n=p.smoothspect_n,
+                                           threads=threads)
+                    blocks.append(cc.data)
+                    counts.append(cc.counts)
+                cdata, ccounts = np.concatenate(blocks), np.concatenate(counts)
+            keep = ccounts.sum(axis=1) > 0
+            n_dropped += int((~keep).sum())
+            if not keep.any():
+                continue
+            rows = sel[keep]
+            order = np.argsort(table["pair"][rows], kind="stable")
+            result = DailyResult(day, np.ascontiguousarray(cdata[keep][order]),
+                                 np.ascontiguousarray(ccounts[keep][order]), cc.lags,
+                                 {k: v[rows][order] for k, v in table.items()})
+            with t.stage("write"):
+                write_day_part(self.out, result, int(part), work)
+            info["parts"].append(int(part))
+            info["n_pairs"] += len(rows)
+            del cdata, ccounts, blocks, result
         if n_dropped:
             log.info("day %s: %d pairs without a common valid window", day, n_dropped)
-        info["n_pairs"] = int(keep.sum())
         info["timings"] = t.as_dict()
-        if not keep.any():
-            return None, info
-        order = np.argsort(table["pair"][keep], kind="stable")
-        result = DailyResult(day, np.ascontiguousarray(cdata[keep][order]),
-                             np.ascontiguousarray(ccounts[keep][order]), lags,
-                             {k: v[keep][order] for k, v in table.items()})
-        return result, info
+        return info
 
     # ------------------------------------------------------------------------------ the shard
     def run(self) -> dict[str, Any]:
@@ -261,19 +272,17 @@ class _Shard:
                 work = work_root / day.isoformat()
                 work.mkdir(parents=True, exist_ok=True)
                 try:
-                    result, info = self.run_day(day, pre, work)
+                    info = self.run_day(day, pre, work)
                     t = Timings()
                     t.add(info.pop("timings"))
-                    with t.stage("write"):
-                        entry = {
-                            "day": day.isoformat(), "shard": self.index, "label": self.label,
-                            "fingerprint": self.fingerprint, "c4_version": c4.__version__,
-                            "group_seconds": (cfg.processing.substack * cfg.processing.step
-                                              or cfg.data.day_length_s),
-                            **info,
-                        }
-                        entry["timings"] = t.as_dict()
-                        write_day(self.out, result, entry, work)
+                    entry = {
+                        "day": day.isoformat(), "shard": self.index, "label": self.label,
+                        "fingerprint": self.fingerprint, "c4_version": c4.__version__,
+                        "group_seconds": (cfg.processing.substack * cfg.processing.step
+                                          or cfg.data.day_length_s),
+                        **info, "timings": t.as_dict(),
+                    }
+                    write_day_entry(self.out, entry)
                 finally:
                     shutil.rmtree(work, ignore_errors=True)
                 self.timings.add(entry["timings"])
@@ -299,23 +308,18 @@ class _Shard:
         return summary
 
     def _stack(self, scratch: Path) -> str | None:
-        dailies = []
-        for day in self.days:
-            entry = day_entry(self.out, day)
-            if entry is not None and entry.get("file"):
-                dailies.append(read_daily(self.out, day))
-        if not dailies:
+        entries = [e for day in self.days
+                   if (e := day_entry(self.out, day)) is not None and e.get("parts")]
+        if not entries:
             log.warning("shard %s: no day with correlations; nothing to stack", self.label)
             return None
-        methods = self.config.processing.stack_methods
-        table, stacks, lags, counts = stack_dailies(dailies, methods, self.config.processing)
-        attrs = stack_attrs(self.config, [d.day for d in dailies], product="shard",
-                            shard=self.index, label=self.label)
-        ds = make_dataset(stacks, lags, table, attrs,
-                          extra={k: (("pair",), v) for k, v in counts.items()})
+        days = [dt.date.fromisoformat(e["day"]) for e in entries]
+        attrs = stack_attrs(self.config, days, product="shard", shard=self.index,
+                            label=self.label)
         rel = f"shards/{self.label}.zarr"
-        write_dataset(ds, self.out, rel, scratch)
-        return rel
+        n_pairs = stack_to_store(self.out, entries, self.config.processing.stack_methods,
+                                 self.config, attrs, rel, scratch)
+        return rel if n_pairs else None
 
 
 def run_shard(config: Config, index: int, *, reporter: Reporter | None = None) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Stacks of daily correlations: shard stacks (inside ``c4 correlate``) and ``c4 stack``.
 
 Every stack is built from the daily files of the results store, in day order, so the same days
-always give the same numbers (bit for bit, for a fixed kernel thread count). A pair's stack uses
-the days (and sub-stack groups) in which it has at least one window; pairs are batched by their
-pattern of present days so that each kernel call sees a dense (pairs, traces, lags) array.
+always give the same numbers (bit for bit). A pair's stack uses the days (and sub-stack groups)
+in which it has at least one window; pairs are batched by their pattern of present days so that
+each kernel call sees a dense (pairs, traces, lags) array. Stores are built one pair partition
+at a time (:func:`stack_to_store`), so memory holds one partition's days, not the network's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import c4
 from c4 import kernels
 from c4.config import Config, ProcessingConfig
+from c4.objstore import Location
 from c4.store import (
     SIGN_CONVENTION,
     DailyResult,
@@ -27,13 +29,13 @@ from c4.store import (
     day_entry,
     make_dataset,
     output_location,
-    read_daily,
-    write_dataset,
+    read_partition,
+    write_datasets,
 )
 
 log = logging.getLogger(__name__)
 
-__all__ = ["stack_dailies", "stack_results"]
+__all__ = ["stack_dailies", "stack_results", "stack_to_store"]
 
 
 def stack_dailies(
@@ -85,6 +87,25 @@ def stack_dailies(
     return table, stacks, lags, {"n_days": n_days, "n_windows": n_windows}
 
 
+def stack_to_store(loc: Location, entries: Sequence[dict[str, Any]], methods: Sequence[str],
+                   config: Config, attrs: dict[str, Any], rel: str, scratch: Path) -> int:
+    """Stack the days of ``entries`` (day manifest entries, in day order) into the Zarr store
+    ``rel`` of ``loc``, one pair partition at a time; returns the pairs written (0: nothing)."""
+    n_parts = config.output.pair_partitions
+
+    def datasets() -> Any:
+        for part in range(n_parts):
+            dailies = [r for e in entries if (r := read_partition(
+                loc, dt.date.fromisoformat(e["day"]), e, part, n_parts)) is not None]
+            if not dailies:
+                continue
+            table, stacks, lags, counts = stack_dailies(dailies, methods, config.processing)
+            yield make_dataset(stacks, lags, table, attrs,
+                               extra={k: (("pair",), v) for k, v in counts.items()})
+
+    return write_datasets(datasets(), loc, rel, scratch)
+
+
 def stack_attrs(config: Config, days: Sequence[dt.date], **extra: Any) -> dict[str, Any]:
     """Provenance attributes of a stack product."""
     return {
@@ -110,15 +131,13 @@ def stack_results(
     fp = config.fingerprint()
     days = sorted(d for d in completed_days(loc)
                   if (start is None or d >= start) and (end is None or d <= end))
-    dailies = []
-    fingerprints = set()
+    entries = []
     for day in days:
         entry = day_entry(loc, day)
-        if entry is None or not entry.get("file"):
-            continue
-        fingerprints.add(entry.get("fingerprint"))
-        dailies.append(read_daily(loc, day))
-    if not dailies:
+        if entry is not None and entry.get("parts"):
+            entries.append(entry)
+    fingerprints = {e.get("fingerprint") for e in entries}
+    if not entries:
         raise FileNotFoundError(f"{config.output.output}: no completed day with data "
                                 f"between {start or 'the first'} and {end or 'the last'} day")
     if fingerprints != {fp}:
@@ -128,16 +147,13 @@ def stack_results(
     for m in methods:
         if m not in kernels.STACK_METHODS:
             raise ValueError(f"stack method {m!r}; allowed: {', '.join(kernels.STACK_METHODS)}")
-    table, stacks, lags, counts = stack_dailies(dailies, methods, config.processing)
-    used = [d.day for d in dailies]
+    used = [dt.date.fromisoformat(e["day"]) for e in entries]
     attrs = stack_attrs(config, used, product="stack", name=name)
-    ds = make_dataset(stacks, lags, table, attrs, extra={
-        k: (("pair",), v) for k, v in counts.items()})
     scratch = Path(config.output.scratch)
     if not scratch.is_dir():
         raise FileNotFoundError(f"output.scratch: directory {scratch} does not exist")
     rel = f"stacks/{name}.zarr"
-    write_dataset(ds, loc, rel, scratch)
+    n_pairs = stack_to_store(loc, entries, methods, config, attrs, rel, scratch)
     log.info("wrote %s/%s: %d pairs, %d days, methods %s", config.output.output, rel,
-             len(table["pair"]), len(used), ", ".join(methods))
+             n_pairs, len(used), ", ".join(methods))
     return f"{config.output.output.rstrip('/')}/{rel}"

@@ -2,7 +2,7 @@
 
 Layout below ``output.output`` (a local directory or ``s3://bucket/prefix``)::
 
-    daily/YYYY-MM-DD.npz            one day's correlations (written by `c4 correlate`)
+    daily/YYYY-MM-DD/part-PPPPP.npz one day's correlations of the pairs in partition PPPPP
     shards/<label>.zarr/            a shard's stacks, label 2024-02 (month) or 2024-02-03 (day)
     stacks/<name>.zarr/             longer stacks written by `c4 stack`
     manifest/days/YYYY-MM-DD.json   a finished day (written after its daily file)
@@ -10,7 +10,10 @@ Layout below ``output.output`` (a local directory or ``s3://bucket/prefix``)::
 
 A manifest entry is always written *last*, as one small object, so a product is complete exactly
 when its entry exists: a crash or Spot reclaim can leave a partial file but never a partial file
-marked complete. See ``docs/results.md`` for the variables and attributes.
+marked complete. Pairs are split into ``output.pair_partitions`` partitions by a hash of their
+name (:func:`partition_of`), so a day is written, and a stack built, one partition at a time
+and memory stays bounded however many pairs a network has. See ``docs/results.md`` for the
+variables and attributes.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import json
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +44,7 @@ __all__ = [
     "open_daily",
     "open_results",
     "output_location",
+    "partition_of",
     "read_daily",
     "shard_entry",
 ]
@@ -90,12 +95,53 @@ class DailyResult:
             return cls(day, z["data"], z["counts"], z["lags"], pairs)
 
 
-def daily_key(day: dt.date) -> str:
-    return f"daily/{day.isoformat()}.npz"
+    def select(self, rows: np.ndarray) -> DailyResult:
+        """The pairs at ``rows`` (indexes or a boolean mask)."""
+        return DailyResult(self.day, self.data[rows], self.counts[rows], self.lags,
+                           {k: v[rows] for k, v in self.pairs.items()})
 
 
-def read_daily(url: str | Location, day: dt.date, endpoint_url: str = "") -> DailyResult:
-    return DailyResult.load(day, _loc(url, endpoint_url).read_bytes(daily_key(day)))
+def partition_of(names: Iterable[str], n_parts: int) -> np.ndarray:
+    """Partition of each pair name: CRC-32 of the name modulo ``n_parts`` (stable everywhere)."""
+    return np.array([zlib.crc32(str(n).encode()) % n_parts for n in names], np.int64)
+
+
+def daily_key(day: dt.date, part: int) -> str:
+    return f"daily/{day.isoformat()}/part-{part:05d}.npz"
+
+
+def _concat(day: dt.date, parts: list[DailyResult]) -> DailyResult:
+    """One result of several partitions' results, pairs sorted by name."""
+    names = np.concatenate([r.pairs["pair"] for r in parts])
+    order = np.argsort(names.astype(str), kind="stable")
+    return DailyResult(
+        day, np.concatenate([r.data for r in parts])[order],
+        np.concatenate([r.counts for r in parts])[order], parts[0].lags,
+        {k: np.concatenate([r.pairs[k] for r in parts])[order] for k in parts[0].pairs})
+
+
+def read_daily(url: str | Location, day: dt.date, part: int | None = None,
+               endpoint_url: str = "") -> DailyResult:
+    """A finished day's correlations: one partition, or (``part=None``) all of them."""
+    loc = _loc(url, endpoint_url)
+    if part is not None:
+        return DailyResult.load(day, loc.read_bytes(daily_key(day, part)))
+    entry = day_entry(loc, day)
+    if entry is None or not entry.get("parts"):
+        raise FileNotFoundError(f"{loc.url}: day {day} is not complete or has no correlations")
+    return _concat(day, [read_daily(loc, day, p) for p in entry["parts"]])
+
+
+def read_partition(loc: Location, day: dt.date, entry: dict[str, Any], part: int,
+                   n_parts: int) -> DailyResult | None:
+    """The pairs of ``day`` in partition ``part`` of ``n_parts``, or None if it has none.
+
+    Days written with another number of partitions are read whole and filtered (slower)."""
+    if entry.get("n_parts") == n_parts:
+        return read_daily(loc, day, part) if part in entry.get("parts", []) else None
+    whole = read_daily(loc, day)
+    mask = partition_of(whole.pairs["pair"], n_parts) == part
+    return whole.select(mask) if mask.any() else None
 
 
 def day_entry(url: str | Location, day: dt.date, endpoint_url: str = "") -> dict[str, Any] | None:
@@ -107,19 +153,18 @@ def day_entry(url: str | Location, day: dt.date, endpoint_url: str = "") -> dict
     return json.loads(loc.read_bytes(key))
 
 
-def write_day(loc: Location, result: DailyResult | None, entry: dict[str, Any],
-              scratch: Path) -> None:
-    """Write a day's file (if any), then its manifest entry."""
-    day = dt.date.fromisoformat(entry["day"])
-    if result is not None:
-        path = scratch / f"{day.isoformat()}.npz"
-        result.save(path)
-        loc.put(path, daily_key(day))
-        path.unlink()
-        entry["file"] = daily_key(day)
-    else:
-        entry["file"] = None
-    loc.write_bytes(f"manifest/days/{day.isoformat()}.json",
+def write_day_part(loc: Location, result: DailyResult, part: int, scratch: Path) -> None:
+    """Write one partition of a day (its manifest entry comes after all partitions)."""
+    path = scratch / f"part-{part:05d}.npz"
+    result.save(path)
+    loc.put(path, daily_key(result.day, part))
+    path.unlink()
+
+
+def write_day_entry(loc: Location, entry: dict[str, Any]) -> None:
+    """Mark a day complete: ``entry`` lists its ``parts`` (empty: no correlations that day)
+    and ``n_parts``; written after every partition file."""
+    loc.write_bytes(f"manifest/days/{entry['day']}.json",
                     json.dumps(entry, indent=1, sort_keys=True).encode())
 
 
@@ -188,11 +233,26 @@ def make_dataset(
 
 def write_dataset(ds: Any, loc: Location, rel: str, scratch: Path) -> None:
     """Write ``ds`` as a Zarr v3 store locally under ``scratch``, then copy it to ``rel``."""
+    write_datasets(iter([ds]), loc, rel, scratch)
+
+
+def write_datasets(parts: Iterator[Any], loc: Location, rel: str, scratch: Path) -> int:
+    """Write datasets one after the other along ``pair`` into one Zarr v3 store (locally under
+    ``scratch``, then copied to ``rel``), holding one in memory at a time; returns the pairs
+    written (nothing is written for 0)."""
     local = scratch / Path(rel).name
     shutil.rmtree(local, ignore_errors=True)
-    ds.to_zarr(local, mode="w", zarr_format=3, consolidated=False)
-    loc.put_tree(local, rel)
+    n = 0
+    for ds in parts:
+        if n == 0:
+            ds.to_zarr(local, mode="w", zarr_format=3, consolidated=False)
+        else:
+            ds.to_zarr(local, append_dim="pair", zarr_format=3, consolidated=False)
+        n += ds.sizes["pair"]
+    if n:
+        loc.put_tree(local, rel)
     shutil.rmtree(local, ignore_errors=True)
+    return n
 
 
 def _open_local_zarr(path: Path, load: bool) -> Any:
@@ -295,7 +355,7 @@ def open_daily(url: str, days: Iterable[dt.date] | None = None, *, endpoint_url:
     results: list[tuple[DailyResult, float]] = []
     for day in wanted:
         entry = day_entry(loc, day)
-        if entry is None or not entry.get("file"):
+        if entry is None or not entry.get("parts"):
             continue
         r = read_daily(loc, day)
         results.append((r, float(entry.get("group_seconds") or 86400.0)))
