@@ -67,6 +67,45 @@ impl Layout {
     }
 }
 
+/// Bytes of a cache line: packed buffers start on one, so no (chunk, window) row straddles two.
+pub const CACHE_LINE: usize = 64;
+
+/// A zeroed buffer holding `len` floats that start on a cache line.
+#[derive(Debug, Clone)]
+pub struct AlignedBuf {
+    /// The allocation: `offset` floats of slack, the data, then the rest of the slack.
+    pub storage: Vec<f32>,
+    /// Index in `storage` of the first float of the data.
+    pub offset: usize,
+    /// Floats of data.
+    pub len: usize,
+}
+
+impl AlignedBuf {
+    /// `len` zeros starting at a multiple of [`CACHE_LINE`] bytes.
+    pub fn zeros(len: usize) -> Self {
+        let per_line = CACHE_LINE / std::mem::size_of::<f32>();
+        let storage = vec![0.0f32; len + per_line - 1];
+        let misalign = storage.as_ptr() as usize % CACHE_LINE / std::mem::size_of::<f32>();
+        let offset = (per_line - misalign) % per_line;
+        Self {
+            storage,
+            offset,
+            len,
+        }
+    }
+
+    /// The data.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.storage[self.offset..self.offset + self.len]
+    }
+
+    /// The data, writable.
+    pub fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut self.storage[self.offset..self.offset + self.len]
+    }
+}
+
 /// Pack `(channel, window, bin)` complex spectra.
 pub fn pack(data: &[Complex32], layout: Layout) -> Vec<f32> {
     let mut out = vec![0.0f32; layout.len()];
@@ -105,6 +144,15 @@ pub fn unpack(packed: &[f32], layout: Layout) -> Vec<Complex32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aligned_buffers_start_on_a_cache_line() {
+        for len in [1, 7, 1000, 100_003] {
+            let buf = AlignedBuf::zeros(len);
+            assert_eq!(buf.as_slice().as_ptr() as usize % CACHE_LINE, 0);
+            assert_eq!(buf.as_slice().len(), len);
+        }
+    }
 
     #[test]
     fn pack_then_unpack_round_trips_and_pads_with_zeros() {

@@ -4,7 +4,7 @@ use crate::error::{ensure, invalid, Result};
 use crate::fft;
 use crate::normalize::{time_normalize, TimeNormParams};
 use crate::options::FreqNorm;
-use crate::packed::Layout;
+use crate::packed::{AlignedBuf, Layout};
 use crate::whiten::{whiten, Band};
 use crate::window::{
     apply_taper, check_records, detrend, qc_stats, window_gap_fraction, WindowQc, WindowSpec,
@@ -153,8 +153,9 @@ pub struct Spectra {
     pub offset: usize,
     /// FFT length.
     pub nfft: usize,
-    /// Whitened in-band spectra, packed; windows that failed QC are zero.
-    pub packed: Vec<f32>,
+    /// Whitened in-band spectra, packed, starting on a cache line; windows that failed QC are
+    /// zero.
+    pub packed: AlignedBuf,
     /// QC of every window, `(channel, window)`.
     pub qc: Vec<WindowQc>,
     /// Whether each window passed QC, `(channel, window)`.
@@ -190,7 +191,7 @@ pub fn compute(
         n_windows,
         n_bins: p.band.len(),
     };
-    let mut packed = vec![0.0f32; layout.len()];
+    let mut packed = AlignedBuf::zeros(layout.len());
     let blank = WindowQc {
         std: 0.0,
         max_ratio: 0.0,
@@ -199,6 +200,7 @@ pub fn compute(
     let mut qc = vec![blank; n_channels * n_windows];
     let plan = fft::forward(p.nfft);
     packed
+        .as_mut_slice()
         .par_chunks_mut(layout.channel_len())
         .zip(qc.par_chunks_mut(n_windows))
         .enumerate()

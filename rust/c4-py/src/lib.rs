@@ -7,7 +7,7 @@
 use c4_kernels::correlate::{self as corr, CorrParams, SpectraView};
 use c4_kernels::normalize::{time_normalize_rows, TimeNormParams};
 use c4_kernels::options::{CcMethod, FreqNorm, StackKind, TimeNorm};
-use c4_kernels::packed::{self, Layout, CHUNK, LANES};
+use c4_kernels::packed::{self, AlignedBuf, Layout, CHUNK, LANES};
 use c4_kernels::spectra::{self as spec, SpectraSettings};
 use c4_kernels::stack::{self as stk, StackMethod};
 use c4_kernels::whiten::{whiten_rows, Band};
@@ -22,6 +22,7 @@ use numpy::{
 use pyo3::create_exception;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PySlice;
 
 create_exception!(
     _kernels,
@@ -65,6 +66,20 @@ fn packed_layout(shape: &[usize], n_bins: usize) -> PyResult<Layout> {
         )));
     }
     Ok(layout)
+}
+
+/// A numpy view of an aligned buffer's data, of the given shape (it keeps the whole allocation
+/// alive, so the data keep their cache-line alignment without a copy).
+fn aligned_array<'py>(
+    py: Python<'py>,
+    buf: AlignedBuf,
+    shape: [usize; 4],
+) -> PyResult<Bound<'py, PyAny>> {
+    let (start, stop) = (buf.offset as isize, (buf.offset + buf.len) as isize);
+    let whole = PyArray1::from_vec(py, buf.storage);
+    whole
+        .get_item(PySlice::new(py, start, stop, 1))?
+        .call_method1("reshape", (shape.to_vec(),))
 }
 
 /// Move a vector into a new numpy array of the given shape.
@@ -220,7 +235,7 @@ fn spectra<'py>(
     max_std_ratio: f32,
     threads: Option<usize>,
 ) -> PyResult<(
-    Arr<'py, f32, 4>,
+    Bound<'py, PyAny>,
     usize,
     Arr<'py, bool, 2>,
     Qc<'py>,
@@ -250,7 +265,7 @@ fn spectra<'py>(
     let l = s.layout;
     let shape = [l.n_channels, l.n_windows];
     Ok((
-        array(
+        aligned_array(
             py,
             s.packed,
             [l.n_channels, l.n_chunks(), l.n_windows, CHUNK],
