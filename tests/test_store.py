@@ -71,10 +71,14 @@ def test_a_failed_shard_write_is_never_marked_complete(
     assert completed_days(tmp_path / "out") == set()
 
 
+@pytest.mark.parametrize("batch_bytes", [1, 1 << 30])
 def test_partitioning_changes_the_layout_not_the_numbers(
-        day_shards: tuple[Path, object], tmp_path: Path) -> None:
-    """Pairs split over many partitions (one daily file and one stacking pass each) give the
-    same stacks, bit for bit, as one partition holding every pair."""
+        day_shards: tuple[Path, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        batch_bytes: int) -> None:
+    """Pairs split over many partitions (one daily file each, stacked one partition per batch
+    or all in one batch) give the same stacks, bit for bit, as one partition holding every
+    pair."""
+    monkeypatch.setattr(stacking, "STACK_BATCH_BYTES", batch_bytes)
     _, cfg = day_shards
     results = {}
     for n_parts in (1, 5):

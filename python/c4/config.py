@@ -218,8 +218,9 @@ class OutputConfig(_Section):
     pair_partitions: int = Field(
         64, ge=1, le=65536,
         description="Pairs are split by a hash of their name into this many partitions: one "
-        "daily file each, stacked one at a time, so memory stays bounded by about days x "
-        "pairs / partitions x lags x 4 bytes. Raise it for very large networks.",
+        "daily file each, correlated and written one at a time and stacked in batches of about "
+        "1 GiB, so memory stays bounded (a partition holds about days x pairs / partitions x "
+        "lags x 4 bytes). Raise it for very large networks.",
     )
 
 

@@ -26,6 +26,7 @@ from c4.store import (
     DailyResult,
     _union_pairs,
     completed_days,
+    concat_days,
     day_entry,
     make_dataset,
     output_location,
@@ -87,21 +88,42 @@ def stack_dailies(
     return table, stacks, lags, {"n_days": n_days, "n_windows": n_windows}
 
 
+STACK_BATCH_BYTES = 1 << 30
+"""Daily correlations read before a batch of partitions is stacked and written (1 GiB)."""
+
+
 def stack_to_store(loc: Location, entries: Sequence[dict[str, Any]], methods: Sequence[str],
                    config: Config, attrs: dict[str, Any], rel: str, scratch: Path) -> int:
     """Stack the days of ``entries`` (day manifest entries, in day order) into the Zarr store
-    ``rel`` of ``loc``, one pair partition at a time; returns the pairs written (0: nothing)."""
+    ``rel`` of ``loc``; returns the pairs written (0: nothing).
+
+    Partitions are read in order and stacked in batches of about :data:`STACK_BATCH_BYTES` of
+    daily correlations, so a small network is one batch and a large one never holds more."""
     n_parts = config.output.pair_partitions
+    days = [dt.date.fromisoformat(e["day"]) for e in entries]
+
+    def stack_batch(batch: list[list[DailyResult]]) -> Any:
+        dailies = [concat_days(day, [b[i] for b in batch if b[i] is not None])
+                   for i, day in enumerate(days) if any(b[i] is not None for b in batch)]
+        table, stacks, lags, counts = stack_dailies(dailies, methods, config.processing)
+        return make_dataset(stacks, lags, table, attrs,
+                            extra={k: (("pair",), v) for k, v in counts.items()})
 
     def datasets() -> Any:
+        batch: list[list[Any]] = []
+        size = 0
         for part in range(n_parts):
-            dailies = [r for e in entries if (r := read_partition(
-                loc, dt.date.fromisoformat(e["day"]), e, part, n_parts)) is not None]
-            if not dailies:
+            found = [read_partition(loc, day, e, part, n_parts)
+                     for day, e in zip(days, entries, strict=True)]
+            if all(r is None for r in found):
                 continue
-            table, stacks, lags, counts = stack_dailies(dailies, methods, config.processing)
-            yield make_dataset(stacks, lags, table, attrs,
-                               extra={k: (("pair",), v) for k, v in counts.items()})
+            batch.append(found)
+            size += sum(r.data.nbytes for r in found if r is not None)
+            if size >= STACK_BATCH_BYTES:
+                yield stack_batch(batch)
+                batch, size = [], 0
+        if batch:
+            yield stack_batch(batch)
 
     return write_datasets(datasets(), loc, rel, scratch)
 

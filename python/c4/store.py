@@ -110,8 +110,8 @@ def daily_key(day: dt.date, part: int) -> str:
     return f"daily/{day.isoformat()}/part-{part:05d}.npz"
 
 
-def _concat(day: dt.date, parts: list[DailyResult]) -> DailyResult:
-    """One result of several partitions' results, pairs sorted by name."""
+def concat_days(day: dt.date, parts: list[DailyResult]) -> DailyResult:
+    """One result of several partitions' results of ``day``, pairs sorted by name."""
     names = np.concatenate([r.pairs["pair"] for r in parts])
     order = np.argsort(names.astype(str), kind="stable")
     return DailyResult(
@@ -129,7 +129,7 @@ def read_daily(url: str | Location, day: dt.date, part: int | None = None,
     entry = day_entry(loc, day)
     if entry is None or not entry.get("parts"):
         raise FileNotFoundError(f"{loc.url}: day {day} is not complete or has no correlations")
-    return _concat(day, [read_daily(loc, day, p) for p in entry["parts"]])
+    return concat_days(day, [read_daily(loc, day, p) for p in entry["parts"]])
 
 
 def read_partition(loc: Location, day: dt.date, entry: dict[str, Any], part: int,
