@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from c4.preprocess import ChannelTask, Preprocessor, preprocess_channel
+from c4.preprocess import ChannelTask, Preprocessor, preprocess_channel, remove_line
 from obspy import Trace, UTCDateTime
 
 T0 = UTCDateTime(2024, 1, 1)
@@ -84,3 +84,13 @@ def test_process_pool_gives_the_serial_result(tmp_path: Path) -> None:
     for s, p in zip(serial, parallel, strict=True):
         assert s.data is not None and p.data is not None
         assert s.data.tobytes() == p.data.tobytes()
+
+
+def test_remove_line_equals_obspy_demean_and_linear_detrend() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(10_001) * 50 + np.linspace(-300, 900, 10_001) + 1e5
+    tr = Trace(x.copy())
+    tr.detrend("demean")
+    tr.detrend("linear")
+    np.testing.assert_allclose(remove_line(x), tr.data, rtol=0, atol=1e-8 * np.abs(x).max())
+    assert remove_line(np.array([3.0])).tolist() == [0.0]
