@@ -176,13 +176,18 @@ fn nroot(traces: &[f32], n_lags: usize, n: f32, out: &mut [f32]) {
     out.fill(0.0);
     for t in traces.chunks(n_lags) {
         for (o, v) in out.iter_mut().zip(t) {
-            *o += v.signum() * v.abs().powf(1.0 / n) * if *v == 0.0 { 0.0 } else { 1.0 };
+            *o += signed_pow(*v, 1.0 / n);
         }
     }
     for o in out.iter_mut() {
         let y = *o / n_time as f32;
-        *o = y.signum() * y.abs().powf(n) * if y == 0.0 { 0.0 } else { 1.0 };
+        *o = signed_pow(y, n);
     }
+}
+
+/// `sign(v) |v|^p` for `p > 0` (0 stays 0: `|0|^p = 0`).
+fn signed_pow(v: f32, p: f32) -> f32 {
+    v.signum() * v.abs().powf(p)
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f64 {
