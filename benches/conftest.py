@@ -12,7 +12,7 @@ that baseline's median.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -35,7 +35,16 @@ SMOKE = Sizes(day_s=3 * 3600.0, channels_whiten=2, channels_correlate=8)
 
 @pytest.fixture(scope="session")
 def sizes(request: pytest.FixtureRequest) -> Sizes:
-    return SMOKE if request.config.getoption("benchmark_disable") else Sizes()
+    """NoisePy's sizes (``SMOKE`` in smoke mode); ``C4_BENCH_CHANNELS=whiten,correlate``
+    overrides the channel counts, e.g. to give every core of a large machine work."""
+    base = SMOKE if request.config.getoption("benchmark_disable") else Sizes()
+    raw = os.environ.get("C4_BENCH_CHANNELS")
+    if not raw:
+        return base
+    whiten, correlate = (int(v) for v in raw.split(","))
+    if not 0 < whiten <= correlate:
+        raise pytest.UsageError("C4_BENCH_CHANNELS: want 0 < whiten <= correlate")
+    return replace(base, channels_whiten=whiten, channels_correlate=correlate)
 
 
 def thread_counts() -> list[int]:
