@@ -12,7 +12,7 @@
 
 ARG PYTHON_VERSION=3.11
 ARG DEBIAN_RELEASE=bookworm
-ARG RUST_VERSION=1.88
+ARG RUST_VERSION=1.89
 
 # The Rust toolchain, copied into the builder (which keeps the exact Python of the runtime).
 FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS rust

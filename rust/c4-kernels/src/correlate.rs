@@ -15,11 +15,13 @@
 //! The window sum is a batched Hermitian product, so it is blocked like a matrix product: pairs
 //! are grouped into tiles of `TILE x TILE` channels, bins into chunks of `LANES` held as separate
 //! real and imaginary lanes (the [`crate::packed`] layout the spectra kernel writes), and each
-//! source chunk is reused for up to four receivers while it sits in registers. Tiles and bin ranges run in parallel; pairs go in blocks so the working
-//! memory stays bounded whatever the number of pairs.
+//! source chunk is reused for up to four receivers while it sits in registers (on CPUs with
+//! AVX-512VL, two sources against four receivers: [`two_source`]). Tiles and bin ranges run in
+//! parallel; pairs go in blocks so the working memory stays bounded whatever the number of pairs.
 
 use crate::error::{ensure, Result};
 use crate::fft;
+use crate::memory;
 use crate::options::CcMethod;
 use crate::packed::{Layout, CHUNK, LANES};
 use crate::smooth::{half_width, running_mean};
@@ -27,11 +29,14 @@ use num_complex::Complex32;
 use rayon::prelude::*;
 use std::borrow::Cow;
 
+#[cfg(target_arch = "x86_64")]
+mod two_source;
+
 /// Channels per tile side.
 const TILE: usize = 16;
 /// Receivers per micro-kernel call.
 const JB: usize = 4;
-/// Bin chunks per parallel work item.
+/// Most bin chunks per parallel work item (a window's chunks are split evenly).
 const RANGE_CHUNKS: usize = 32;
 /// Target size of the per-block spectral accumulator.
 const BLOCK_BYTES: usize = 64 << 20;
@@ -156,7 +161,7 @@ pub fn correlate(
         })
         .collect();
 
-    let mut data = vec![0.0f32; pairs.len() * n_groups * n_lags];
+    let mut data = memory::zeroed(pairs.len() * n_groups * n_lags);
     let mut slots: Vec<Option<&mut [f32]>> = data.chunks_mut(n_groups * n_lags).map(Some).collect();
     let tiles = tiles(pairs);
     let n_chunks = layout.n_chunks();
@@ -365,32 +370,55 @@ fn accumulate_block(
 ) -> BlockSpectra {
     let n_pairs: usize = block.iter().map(Tile::n_pairs).sum();
     let n_groups = groups.len();
-    let ranges: Vec<(usize, usize)> = (0..n_chunks)
-        .step_by(RANGE_CHUNKS)
-        .map(|k0| (k0, (k0 + RANGE_CHUNKS).min(n_chunks)))
+    let n_ranges = n_chunks.div_ceil(RANGE_CHUNKS);
+    let ranges: Vec<(usize, usize)> = (0..n_ranges)
+        .map(|r| (r * n_chunks / n_ranges, (r + 1) * n_chunks / n_ranges))
         .collect();
     let mut parts: Vec<Vec<f32>> = ranges
         .iter()
-        .map(|&(k0, k1)| vec![0.0f32; n_pairs * n_groups * (k1 - k0) * CHUNK])
+        .map(|&(k0, k1)| memory::zeroed(n_pairs * n_groups * (k1 - k0) * CHUNK))
         .collect();
     let mut work = Vec::new();
     for (&range, part) in ranges.iter().zip(parts.iter_mut()) {
         let mut rest: &mut [f32] = part;
-        for tile in block {
+        for (t, tile) in block.iter().enumerate() {
             let len = tile.n_pairs() * n_groups * (range.1 - range.0) * CHUNK;
             let (region, tail) = rest.split_at_mut(len);
             rest = tail;
-            work.push((tile, range, region));
+            work.push((t, range, region));
         }
     }
+    #[cfg(target_arch = "x86_64")]
+    if two_source_kernel() {
+        let steps: Vec<Vec<two_source::Step>> = block.iter().map(two_source::schedule).collect();
+        work.into_par_iter().for_each(|(t, range, region)| {
+            // SAFETY: `two_source_kernel` checked the CPU features `tile_range` enables.
+            unsafe { two_source::tile_range(&steps[t], a, b, groups, range, region) }
+        });
+        return BlockSpectra { ranges, parts };
+    }
     work.into_par_iter()
-        .for_each(|(tile, range, region)| tile_range(tile, a, b, groups, range, region));
+        .for_each(|(t, range, region)| tile_range(&block[t], a, b, groups, range, region));
     BlockSpectra { ranges, parts }
 }
 
-/// Sum the cross-spectra of one tile over the chunks in `range` into `region`, with AVX2 and
-/// FMA where the CPU has them (detected at run time, so one build is fast everywhere; an
-/// AVX-512 variant measured slower, see benches/RESULTS.md).
+/// Whether the two-source AVX-512VL kernel runs: the CPU has it and `C4_NO_AVX512` is unset
+/// (that variable selects the AVX2 kernel, to compare the two).
+#[cfg(target_arch = "x86_64")]
+fn two_source_kernel() -> bool {
+    static USE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *USE.get_or_init(|| {
+        std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::env::var_os("C4_NO_AVX512").is_none()
+    })
+}
+
+/// Sum the cross-spectra of one tile over the chunks in `range` into `region`, one source at a
+/// time, with AVX2 and FMA where the CPU has them (detected at run time, so one build is fast
+/// everywhere; LLVM's own AVX-512 code for this loop measured slower, see benches/RESULTS.md).
 fn tile_range(
     tile: &Tile,
     a: &Packed,

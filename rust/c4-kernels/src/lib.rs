@@ -12,6 +12,7 @@
 pub mod correlate;
 pub mod error;
 pub mod fft;
+pub mod memory;
 pub mod normalize;
 pub mod options;
 pub mod packed;

@@ -48,11 +48,7 @@ impl Layout {
     pub fn put_window(&self, channel: &mut [f32], w: usize, bins: &[Complex32]) {
         for (k, chunk) in bins.chunks(LANES).enumerate() {
             let at = (k * self.n_windows + w) * CHUNK;
-            let dst = &mut channel[at..at + CHUNK];
-            for (l, v) in chunk.iter().enumerate() {
-                dst[l] = v.re;
-                dst[LANES + l] = v.im;
-            }
+            put_chunk(&mut channel[at..at + CHUNK], chunk);
         }
     }
 
@@ -64,6 +60,16 @@ impl Layout {
                 *v = Complex32::new(src[l], src[LANES + l]);
             }
         }
+    }
+}
+
+/// Write up to [`LANES`] bins into one (chunk, window) slot of [`CHUNK`] floats: real parts,
+/// then imaginary parts; lanes past the last bin are left as they are.
+pub fn put_chunk(slot: &mut [f32], bins: &[Complex32]) {
+    let (re, im) = slot.split_at_mut(LANES);
+    for ((r, i), v) in re.iter_mut().zip(im.iter_mut()).zip(bins) {
+        *r = v.re;
+        *i = v.im;
     }
 }
 
@@ -85,7 +91,7 @@ impl AlignedBuf {
     /// `len` zeros starting at a multiple of [`CACHE_LINE`] bytes.
     pub fn zeros(len: usize) -> Self {
         let per_line = CACHE_LINE / std::mem::size_of::<f32>();
-        let storage = vec![0.0f32; len + per_line - 1];
+        let storage = crate::memory::zeroed(len + per_line - 1);
         let misalign = storage.as_ptr() as usize % CACHE_LINE / std::mem::size_of::<f32>();
         let offset = (per_line - misalign) % per_line;
         Self {

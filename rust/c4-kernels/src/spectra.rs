@@ -4,7 +4,7 @@ use crate::error::{ensure, invalid, Result};
 use crate::fft;
 use crate::normalize::{time_normalize, TimeNormParams};
 use crate::options::FreqNorm;
-use crate::packed::{AlignedBuf, Layout};
+use crate::packed::{put_chunk, AlignedBuf, Layout, CHUNK, LANES};
 use crate::whiten::{whiten, Band};
 use crate::window::{
     apply_taper, check_records, detrend, qc_stats, window_gap_fraction, WindowQc, WindowSpec,
@@ -204,32 +204,38 @@ pub fn compute(
         .par_chunks_mut(layout.channel_len())
         .zip(qc.par_chunks_mut(n_windows))
         .enumerate()
-        .for_each(|(c, (dst, qc))| {
-            let mut buf = vec![0.0f32; p.nfft];
-            let mut spec = fft::zeros(p.nfft / 2 + 1);
-            let mut scratch = plan.make_scratch_vec();
-            let mut bins = fft::zeros(layout.n_bins);
-            for (w, q) in qc.iter_mut().enumerate() {
-                let start = c * n_samples + w * p.window.step;
-                let range = start..start + p.window.len;
-                let bufs = FftBuffers {
-                    buf: &mut buf,
-                    spec: &mut spec,
-                    scratch: &mut scratch,
-                };
-                *q = window_spectrum(
-                    &data[range.clone()],
-                    gaps.map(|g| &g[range]),
-                    p,
-                    &*plan,
-                    bufs,
-                    &mut bins,
-                );
-                if q.is_valid(p.max_gap_fraction, p.max_std_ratio) {
-                    layout.put_window(dst, w, &bins);
+        .flat_map(|(c, (dst, qc))| window_blocks(c, dst, qc, layout).into_par_iter())
+        .for_each_init(
+            || {
+                let bins = fft::zeros(layout.n_bins);
+                (
+                    vec![0.0f32; p.nfft],
+                    fft::zeros(p.nfft / 2 + 1),
+                    plan.make_scratch_vec(),
+                    bins,
+                )
+            },
+            |(buf, spec, scratch, bins), mut block| {
+                for i in 0..block.qc.len() {
+                    let w = block.w0 + i;
+                    let start = block.channel * n_samples + w * p.window.step;
+                    let range = start..start + p.window.len;
+                    let bufs = FftBuffers { buf, spec, scratch };
+                    let q = window_spectrum(
+                        &data[range.clone()],
+                        gaps.map(|g| &g[range]),
+                        p,
+                        &*plan,
+                        bufs,
+                        bins,
+                    );
+                    if q.is_valid(p.max_gap_fraction, p.max_std_ratio) {
+                        block.put(i, bins);
+                    }
+                    block.qc[i] = q;
                 }
-            }
-        });
+            },
+        );
     let valid = qc
         .iter()
         .map(|q| q.is_valid(p.max_gap_fraction, p.max_std_ratio))
@@ -242,6 +248,55 @@ pub fn compute(
         qc,
         valid,
     })
+}
+
+/// Windows per parallel task: a channel-day of NoisePy windows makes 24 tasks, so even a
+/// network with fewer channels than cores keeps every core busy.
+const WINDOW_BLOCK: usize = 8;
+
+/// Windows `w0..w0 + qc.len()` of one channel: their QC slots and, for every chunk, the part of
+/// the channel's packed region that holds them. Blocks of one channel never overlap, so they
+/// are filled in parallel.
+struct WindowBlock<'a> {
+    channel: usize,
+    w0: usize,
+    qc: &'a mut [WindowQc],
+    rows: Vec<&'a mut [f32]>,
+}
+
+impl WindowBlock<'_> {
+    /// Write the kept bins of the block's `i`-th window.
+    fn put(&mut self, i: usize, bins: &[Complex32]) {
+        for (row, chunk) in self.rows.iter_mut().zip(bins.chunks(LANES)) {
+            put_chunk(&mut row[i * CHUNK..][..CHUNK], chunk);
+        }
+    }
+}
+
+/// Split one channel's packed region `dst` and its QC slots into blocks of [`WINDOW_BLOCK`]
+/// windows.
+fn window_blocks<'a>(
+    channel: usize,
+    dst: &'a mut [f32],
+    qc: &'a mut [WindowQc],
+    layout: Layout,
+) -> Vec<WindowBlock<'a>> {
+    let mut blocks: Vec<WindowBlock<'a>> = qc
+        .chunks_mut(WINDOW_BLOCK)
+        .enumerate()
+        .map(|(b, qc)| WindowBlock {
+            channel,
+            w0: b * WINDOW_BLOCK,
+            qc,
+            rows: Vec::with_capacity(layout.n_chunks()),
+        })
+        .collect();
+    for row in dst.chunks_mut(layout.n_windows * CHUNK) {
+        for (block, part) in blocks.iter_mut().zip(row.chunks_mut(WINDOW_BLOCK * CHUNK)) {
+            block.rows.push(part);
+        }
+    }
+    blocks
 }
 
 /// Per-thread work buffers of one forward transform.

@@ -137,7 +137,7 @@ pub fn analytic(x: &[f32]) -> Vec<Complex32> {
     let mut buf: Vec<Complex32> = x.iter().map(|&v| Complex32::new(v, 0.0)).collect();
     fft::complex(n, false).process(&mut buf);
     for (k, v) in buf.iter_mut().enumerate() {
-        let h = if k == 0 || (n % 2 == 0 && k == n / 2) {
+        let h = if k == 0 || (n.is_multiple_of(2) && k == n / 2) {
             1.0
         } else if k < n.div_ceil(2) {
             2.0

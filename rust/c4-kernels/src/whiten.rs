@@ -139,7 +139,7 @@ pub fn whiten_rows(
     smoothspect_n: usize,
 ) -> Result<Vec<Complex32>> {
     let n_half = nfft / 2 + 1;
-    ensure(spectra.len() % n_half == 0, "spectra", || {
+    ensure(spectra.len().is_multiple_of(n_half), "spectra", || {
         format!("rows must hold nfft/2+1 = {n_half} bins")
     })?;
     ensure(smoothspect_n >= 1, "smoothspect_n", || {
