@@ -6,9 +6,7 @@ use crate::normalize::{time_normalize, TimeNormParams};
 use crate::options::FreqNorm;
 use crate::packed::{put_chunk, AlignedBuf, Layout, CHUNK, LANES};
 use crate::whiten::{whiten, Band};
-use crate::window::{
-    apply_taper, check_records, detrend, qc_stats, window_gap_fraction, WindowQc, WindowSpec,
-};
+use crate::window::{check_records, detrend_into, window_gap_fraction, WindowQc, WindowSpec};
 use num_complex::Complex32;
 use rayon::prelude::*;
 use realfft::RealToComplex;
@@ -349,14 +347,11 @@ fn window_spectrum_with(
     FftBuffers { buf, spec, scratch }: FftBuffers<'_>,
     dst: &mut [Complex32],
 ) -> WindowQc {
-    let n = x.len();
-    buf[..n].copy_from_slice(x);
-    buf[n..].fill(0.0);
-    let w = &mut buf[..n];
-    detrend(w);
-    let (std, max_ratio) = qc_stats(w);
+    let (w, padding) = buf.split_at_mut(x.len());
+    padding.fill(0.0);
+    let (std, max_ratio) = detrend_into(x, w);
     time_normalize(w, &p.time_norm);
-    apply_taper(w, &p.window.taper);
+    p.window.apply_taper(w);
     plan.process_with_scratch(buf, spec, scratch)
         .expect("buffer sizes match the plan");
     whiten(spec, &p.band, p.freq_norm, p.smoothspect_n, dst);
