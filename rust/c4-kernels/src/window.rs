@@ -126,9 +126,15 @@ fn block_sums(block: &[f32]) -> (f32, f32) {
     let (mut s, mut ks) = ([0.0f32; LANES], [0.0f32; LANES]);
     let groups = block.chunks_exact(LANES);
     let tail = groups.remainder();
-    for (group, ramp) in groups.zip(RAMP.chunks_exact(LANES)) {
+    // Two passes over the block, which sits in L1: with both sums in one loop the compiler
+    // pairs each lane's two accumulators instead of filling vectors with eight lanes (4x slower).
+    for group in groups.clone() {
         for l in 0..LANES {
             s[l] += group[l];
+        }
+    }
+    for (group, ramp) in groups.zip(RAMP.chunks_exact(LANES)) {
+        for l in 0..LANES {
             ks[l] += ramp[l] * group[l];
         }
     }
@@ -151,7 +157,10 @@ fn block_power(block: &[f32]) -> (f32, f32) {
     for group in groups {
         for l in 0..LANES {
             ss[l] += group[l] * group[l];
-            peak[l] = peak[l].max(group[l].abs());
+            // As `f32::max` (a NaN sample is skipped; the running peak is never NaN), but
+            // compiles to one vector max instead of a max plus a NaN test and blend.
+            let a = group[l].abs();
+            peak[l] = if a > peak[l] { a } else { peak[l] };
         }
     }
     let mut sum: f32 = ss.iter().sum();
