@@ -5,11 +5,12 @@ use crate::fft;
 use crate::normalize::{time_normalize, TimeNormParams};
 use crate::options::FreqNorm;
 use crate::packed::{put_chunk, AlignedBuf, Layout, CHUNK, LANES};
-use crate::whiten::{whiten, Band};
+use crate::whiten::{self, whiten, Band};
 use crate::window::{check_records, detrend_into, window_gap_fraction, WindowQc, WindowSpec};
 use num_complex::Complex32;
 use rayon::prelude::*;
-use realfft::RealToComplex;
+use rustfft::Fft;
+use std::ops::Range;
 
 /// Everything that turns a record into window spectra.
 #[derive(Debug, Clone)]
@@ -196,7 +197,7 @@ pub fn compute(
         gap_fraction: 0.0,
     };
     let mut qc = vec![blank; n_channels * n_windows];
-    let plan = fft::forward(p.nfft);
+    let plan = fft::complex(p.nfft, false);
     packed
         .as_mut_slice()
         .par_chunks_mut(layout.channel_len())
@@ -204,34 +205,19 @@ pub fn compute(
         .enumerate()
         .flat_map(|(c, (dst, qc))| window_blocks(c, dst, qc, layout).into_par_iter())
         .for_each_init(
-            || {
-                let bins = fft::zeros(layout.n_bins);
-                (
-                    vec![0.0f32; p.nfft],
-                    fft::zeros(p.nfft / 2 + 1),
-                    plan.make_scratch_vec(),
-                    bins,
-                )
-            },
-            |(buf, spec, scratch, bins), mut block| {
-                for i in 0..block.qc.len() {
-                    let w = block.w0 + i;
-                    let start = block.channel * n_samples + w * p.window.step;
-                    let range = start..start + p.window.len;
-                    let bufs = FftBuffers { buf, spec, scratch };
-                    let q = window_spectrum(
-                        &data[range.clone()],
-                        gaps.map(|g| &g[range]),
-                        p,
-                        &*plan,
-                        bufs,
-                        bins,
-                    );
-                    if q.is_valid(p.max_gap_fraction, p.max_std_ratio) {
-                        block.put(i, bins);
-                    }
-                    block.qc[i] = q;
-                }
+            || PairBuffers::new(p, &*plan),
+            |bufs, mut block| {
+                let start = block.channel * n_samples + block.w0 * p.window.step;
+                let span = (block.qc.len() - 1) * p.window.step + p.window.len;
+                let gaps = gaps.map(|g| &g[start..start + span]);
+                block_spectra(
+                    &data[start..start + span],
+                    gaps,
+                    p,
+                    &*plan,
+                    bufs,
+                    &mut block,
+                );
             },
         );
     let valid = qc
@@ -297,67 +283,198 @@ fn window_blocks<'a>(
     blocks
 }
 
-/// Per-thread work buffers of one forward transform.
-struct FftBuffers<'a> {
-    buf: &'a mut [f32],
-    spec: &'a mut [Complex32],
-    scratch: &'a mut [Complex32],
+/// Per-thread work buffers. Two real windows share one complex FFT: `z = a + i·b` transforms
+/// to `Z = A + i·B`, and `A[k] = (Z[k] + conj Z[N-k]) / 2`, `B[k] = (Z[k] - conj Z[N-k]) / 2i`
+/// are separated only on the bins that whitening reads, which skips a real FFT's post-processing
+/// of the whole half-spectrum.
+struct PairBuffers {
+    windows: [Vec<f32>; 2],
+    z: Vec<Complex32>,
+    scratch: Vec<Complex32>,
+    spectra: [Vec<Complex32>; 2],
+    bins: Vec<Complex32>,
 }
 
-/// One window: prepare, transform, whiten into `dst`; returns its QC. Uses AVX2 and FMA where
-/// the CPU has them (detected at run time; the FFT does its own detection).
-fn window_spectrum(
+impl PairBuffers {
+    fn new(p: &SpectraParams, plan: &dyn Fft<f32>) -> Self {
+        let window = || vec![0.0f32; p.window.len];
+        let half = || fft::zeros(p.nfft / 2 + 1);
+        Self {
+            windows: [window(), window()],
+            z: fft::zeros(p.nfft),
+            scratch: fft::zeros(plan.get_inplace_scratch_len()),
+            spectra: [half(), half()],
+            bins: fft::zeros(p.band.len()),
+        }
+    }
+}
+
+/// Spectra of one block's windows, written into the block; `x` (and `gaps`) span the block's
+/// windows. Uses AVX2 and FMA where the CPU has them (detected at run time; the FFT does its own
+/// detection).
+fn block_spectra(
     x: &[f32],
     gaps: Option<&[bool]>,
     p: &SpectraParams,
-    plan: &dyn RealToComplex<f32>,
-    bufs: FftBuffers<'_>,
-    dst: &mut [Complex32],
-) -> WindowQc {
+    plan: &dyn Fft<f32>,
+    bufs: &mut PairBuffers,
+    block: &mut WindowBlock<'_>,
+) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
-            // SAFETY: the CPU supports the features enabled on `window_spectrum_avx2`.
-            return unsafe { window_spectrum_avx2(x, gaps, p, plan, bufs, dst) };
+            // SAFETY: the CPU supports the features enabled on `block_spectra_avx2`.
+            return unsafe { block_spectra_avx2(x, gaps, p, plan, bufs, block) };
         }
     }
-    window_spectrum_with(x, gaps, p, plan, bufs, dst)
+    block_spectra_with(x, gaps, p, plan, bufs, block)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn window_spectrum_avx2(
+unsafe fn block_spectra_avx2(
     x: &[f32],
     gaps: Option<&[bool]>,
     p: &SpectraParams,
-    plan: &dyn RealToComplex<f32>,
-    bufs: FftBuffers<'_>,
-    dst: &mut [Complex32],
-) -> WindowQc {
-    window_spectrum_with(x, gaps, p, plan, bufs, dst)
+    plan: &dyn Fft<f32>,
+    bufs: &mut PairBuffers,
+    block: &mut WindowBlock<'_>,
+) {
+    block_spectra_with(x, gaps, p, plan, bufs, block)
 }
 
 #[inline(always)]
-fn window_spectrum_with(
+fn block_spectra_with(
     x: &[f32],
     gaps: Option<&[bool]>,
     p: &SpectraParams,
-    plan: &dyn RealToComplex<f32>,
-    FftBuffers { buf, spec, scratch }: FftBuffers<'_>,
-    dst: &mut [Complex32],
+    plan: &dyn Fft<f32>,
+    bufs: &mut PairBuffers,
+    block: &mut WindowBlock<'_>,
+) {
+    let (len, step) = (p.window.len, p.window.step);
+    let n_half = p.nfft / 2 + 1;
+    let needed = whiten::read_range(&p.band, p.freq_norm, p.smoothspect_n, n_half);
+    let mut i = 0;
+    while i < block.qc.len() {
+        let n = (block.qc.len() - i).min(2);
+        let mut qc = [None; 2];
+        for (j, (q, w)) in qc.iter_mut().zip(&mut bufs.windows).take(n).enumerate() {
+            let range = (i + j) * step..(i + j) * step + len;
+            *q = Some(prepare_window(
+                &x[range.clone()],
+                gaps.map(|g| &g[range]),
+                p,
+                w,
+            ));
+        }
+        let [a, b] = &bufs.windows;
+        let (signal, padding) = bufs.z.split_at_mut(len);
+        if n == 2 {
+            for ((z, &re), &im) in signal.iter_mut().zip(a).zip(b) {
+                *z = Complex32::new(re, im);
+            }
+        } else {
+            for (z, &re) in signal.iter_mut().zip(a) {
+                *z = Complex32::new(re, 0.0);
+            }
+        }
+        padding.fill(Complex32::new(0.0, 0.0));
+        plan.process_with_scratch(&mut bufs.z, &mut bufs.scratch);
+        let [sa, sb] = &mut bufs.spectra;
+        separate(&bufs.z, needed.clone(), sa, sb);
+        for (j, (q, spectrum)) in qc.into_iter().zip(&bufs.spectra).take(n).enumerate() {
+            let q = q.expect("every window of the pair was prepared");
+            if q.is_valid(p.max_gap_fraction, p.max_std_ratio) {
+                whiten(
+                    spectrum,
+                    &p.band,
+                    p.freq_norm,
+                    p.smoothspect_n,
+                    &mut bufs.bins,
+                );
+                block.put(i + j, &bufs.bins);
+            }
+            block.qc[i + j] = q;
+        }
+        i += n;
+    }
+}
+
+/// Detrend, normalise and taper one window into `out`; returns its QC.
+#[inline(always)]
+fn prepare_window(
+    x: &[f32],
+    gaps: Option<&[bool]>,
+    p: &SpectraParams,
+    out: &mut [f32],
 ) -> WindowQc {
-    let (w, padding) = buf.split_at_mut(x.len());
-    padding.fill(0.0);
-    let (std, max_ratio) = detrend_into(x, w);
-    time_normalize(w, &p.time_norm);
-    p.window.apply_taper(w);
-    plan.process_with_scratch(buf, spec, scratch)
-        .expect("buffer sizes match the plan");
-    whiten(spec, &p.band, p.freq_norm, p.smoothspect_n, dst);
+    let (std, max_ratio) = detrend_into(x, out);
+    time_normalize(out, &p.time_norm);
+    p.window.apply_taper(out);
     WindowQc {
         std,
         max_ratio,
         gap_fraction: window_gap_fraction(x, gaps, p.window.zero_run),
+    }
+}
+
+/// The spectra of the real and imaginary parts of the transformed signal `z`, on the bins in
+/// `range` of the half-spectra `a` and `b` (other bins are left as they are).
+#[inline(always)]
+fn separate(z: &[Complex32], range: Range<usize>, a: &mut [Complex32], b: &mut [Complex32]) {
+    let n = z.len();
+    let mut split = |k: usize, zk: Complex32, mirror: Complex32| {
+        let zr = mirror.conj();
+        a[k] = (zk + zr) * 0.5;
+        let d = zk - zr;
+        b[k] = Complex32::new(0.5 * d.im, -0.5 * d.re);
+    };
+    // Bin 0 is its own mirror; bin k >= 1 mirrors bin n - k, walked backwards.
+    let first = range.start.max(1);
+    if range.start == 0 && !range.is_empty() {
+        split(0, z[0], z[0]);
+    }
+    let mirrors = z[n + 1 - range.end.max(first)..n + 1 - first].iter().rev();
+    for ((k, &zk), &mirror) in (first..).zip(&z[first..range.end.max(first)]).zip(mirrors) {
+        split(k, zk, mirror);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_complex_transform_gives_both_real_spectra() {
+        for n in [30usize, 31, 40] {
+            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin() + 0.2).collect();
+            let b: Vec<f32> = (0..n)
+                .map(|i| (i as f32 * 1.3).cos() * (i % 3) as f32)
+                .collect();
+            let mut z: Vec<Complex32> = a
+                .iter()
+                .zip(&b)
+                .map(|(&r, &i)| Complex32::new(r, i))
+                .collect();
+            fft::complex(n, false).process(&mut z);
+            let half = n / 2 + 1;
+            let (mut sa, mut sb) = (fft::zeros(half), fft::zeros(half));
+            separate(&z, 0..half, &mut sa, &mut sb);
+            for (x, got) in [(&a, &sa), (&b, &sb)] {
+                let mut want = fft::zeros(half);
+                fft::forward(n).process(&mut x.clone(), &mut want).unwrap();
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g - w).norm() < 1e-4, "n = {n}: {g} != {w}");
+                }
+            }
+            // A partial range touches only its bins.
+            let (mut pa, mut pb) = (fft::zeros(half), fft::zeros(half));
+            separate(&z, 3..7, &mut pa, &mut pb);
+            assert_eq!(pa[3..7], sa[3..7]);
+            assert_eq!(pb[3..7], sb[3..7]);
+            assert!(pa[..3].iter().chain(&pa[7..]).all(|v| v.norm() == 0.0));
+        }
     }
 }

@@ -5,6 +5,7 @@ use crate::options::FreqNorm;
 use crate::smooth::{half_width, running_mean_at};
 use num_complex::Complex32;
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// The kept frequency bins of a real spectrum of length `nfft / 2 + 1` and their weights.
 ///
@@ -75,6 +76,24 @@ impl Band {
     }
 }
 
+/// The bins of an `n_half`-bin half-spectrum that [`whiten`] reads: the kept bins, and for
+/// `rma` the `smoothspect_n / 2` bins on each side that their running means reach.
+pub fn read_range(
+    band: &Band,
+    method: FreqNorm,
+    smoothspect_n: usize,
+    n_half: usize,
+) -> Range<usize> {
+    let kept = band.offset..band.offset + band.len();
+    match method {
+        FreqNorm::None | FreqNorm::PhaseOnly => kept,
+        FreqNorm::Rma => {
+            let h = half_width(smoothspect_n);
+            kept.start.saturating_sub(h)..(kept.end + h).min(n_half)
+        }
+    }
+}
+
 /// Whiten one half-spectrum (`nfft / 2 + 1` bins) and write its kept bins to `out`.
 ///
 /// `out[k] = w_k · X[offset + k] / A[offset + k]` with `A = 1` (`none`), `|X|` (`phase_only`)
@@ -108,8 +127,8 @@ pub fn whiten(
         }
         FreqNorm::Rma => {
             let h = half_width(smoothspect_n);
-            let lo = kept.start.saturating_sub(h);
-            let hi = (kept.end + h).min(spectrum.len());
+            let Range { start: lo, end: hi } =
+                read_range(band, method, smoothspect_n, spectrum.len());
             let mags: Vec<f32> = spectrum[lo..hi]
                 .iter()
                 .map(|v| v.norm_sqr().sqrt())
