@@ -1,6 +1,6 @@
 """Benchmark sizes and the ratio report.
 
-Sizes follow NoisePy's defaults (20 Hz, cc_len 1800 s, step 450 s: 189 windows per day,
+Sizes follow NoisePy's defaults (20 Hz, cc_len 1800 s, step 450 s: 188 windows per day,
 0.05-2 Hz, maxlag 200 s, rma whitening). In smoke mode (``--benchmark-disable``, as CI runs it)
 the same code runs once on a small day so the suites cannot rot without costing minutes.
 

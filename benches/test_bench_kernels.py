@@ -5,7 +5,8 @@ Groups:
 - ``correlate``: all pairs (autos included) of one day's spectra (pair-days/s), against a
   per-pair numpy reduction and against a BLAS-batched (cgemm) formulation.
 The c4 benchmarks take the thread count as a parameter (``C4_BENCH_THREADS``); baselines run on
-one thread (scipy.fft ``workers=1``, BLAS limited with threadpoolctl).
+one thread (scipy.fft ``workers=1``, BLAS limited with threadpoolctl). Every benchmark runs one
+unmeasured warm-up round first, so no side pays for first-touching fresh memory.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def pairs(sizes: Sizes) -> np.ndarray:
 @pytest.mark.parametrize("threads", thread_counts())
 def test_whiten_c4(benchmark, day, sizes, threads) -> None:
     data = np.ascontiguousarray(day[: sizes.channels_whiten])
-    sp = benchmark.pedantic(c4_spectra, (data, sizes, threads), rounds=5, iterations=1)
+    sp = benchmark.pedantic(c4_spectra, (data, sizes, threads), rounds=5, iterations=1,
+                            warmup_rounds=1)
     benchmark.extra_info.update(channel_days=len(data), windows=sp.data.shape[1],
                                 bins=sp.data.shape[2], nfft=sp.nfft, threads=threads)
 
@@ -62,7 +64,7 @@ def test_whiten_numpy(benchmark, day, sizes, spectra) -> None:
     win, hop = round(sizes.cc_len * sizes.fs), round(sizes.step * sizes.fs)
     out, offset = benchmark.pedantic(
         whiten_day, (data, sizes.fs, win, hop, spectra.nfft, sizes.freqmin, sizes.freqmax,
-                     SMOOTHSPECT_N), rounds=5, iterations=1)
+                     SMOOTHSPECT_N), rounds=5, iterations=1, warmup_rounds=1)
     assert offset == spectra.offset
     want = spectra.data[: sizes.channels_whiten]
     np.testing.assert_allclose(out, want, rtol=0, atol=1e-3 * np.abs(want).max())
@@ -73,7 +75,7 @@ def test_whiten_numpy(benchmark, day, sizes, spectra) -> None:
 @pytest.mark.parametrize("threads", thread_counts())
 def test_correlate_c4(benchmark, spectra, pairs, sizes, threads) -> None:
     cc = benchmark.pedantic(kernels.correlate, (spectra, pairs, sizes.maxlag),
-                            {"threads": threads}, rounds=5, iterations=1)
+                            {"threads": threads}, rounds=5, iterations=1, warmup_rounds=1)
     assert cc.data.shape == (len(pairs), 1, round(2 * sizes.maxlag * sizes.fs) + 1)
     benchmark.extra_info.update(pair_days=len(pairs), threads=threads)
 
@@ -89,7 +91,8 @@ def check_against_c4(out: np.ndarray, spectra, pairs, sizes) -> None:
 def test_correlate_numpy_per_pair(benchmark, spectra, pairs, sizes) -> None:
     m = round(sizes.maxlag * sizes.fs)
     out = benchmark.pedantic(correlate_per_pair, (spectra.data, spectra.offset, spectra.nfft,
-                                                  pairs, m), rounds=3, iterations=1)
+                                                  pairs, m),
+                             rounds=3, iterations=1, warmup_rounds=1)
     check_against_c4(out, spectra, pairs, sizes)
     benchmark.extra_info.update(pair_days=len(pairs))
 
@@ -99,6 +102,7 @@ def test_correlate_numpy_blas(benchmark, spectra, pairs, sizes) -> None:
     m = round(sizes.maxlag * sizes.fs)
     with threadpool_limits(1):
         out = benchmark.pedantic(correlate_blas, (spectra.data, spectra.offset, spectra.nfft,
-                                                  pairs, m), rounds=5, iterations=1)
+                                                  pairs, m),
+                                 rounds=5, iterations=1, warmup_rounds=1)
     check_against_c4(out, spectra, pairs, sizes)
     benchmark.extra_info.update(pair_days=len(pairs))
