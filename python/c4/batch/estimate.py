@@ -6,8 +6,8 @@ vCPU time of one shard = channel-days x (preprocessing + whitening per channel-d
 - :data:`WHITEN_VCPU_S_PER_CHANNEL_DAY` and :data:`CORRELATE_VCPU_S_PER_PAIR_DAY` come from the
   ``whiten`` (channel-days/s) and ``correlate`` (pair-days/s) groups of
   ``benches/test_bench_kernels.py`` at NoisePy's defaults (20 Hz, cc_len 1800 s, step 450 s,
-  0.05-2 Hz; see ``benches/RESULTS.md``: 29 ms per channel-day and 0.24 ms per pair-day on one
-  core), rounded up to leave room for stacking and writing;
+  0.05-2 Hz; see ``benches/RESULTS.md``: 19-26 ms per channel-day and 0.19-0.24 ms per pair-day
+  on one core of the machines measured), rounded up to leave room for stacking and writing;
 - :data:`PREPROCESS_VCPU_S_PER_CHANNEL_DAY` covers download, miniSEED decoding, merging and
   resampling with obspy: the pipeline bench measured ~0.4 vCPU-s for a 20 Hz channel-day, and a
   100 Hz broadband day decodes and resamples about five times as many samples; it dominates
@@ -27,9 +27,9 @@ from typing import Any
 from c4.config import Config
 from c4.shards import shard_days
 
-WHITEN_VCPU_S_PER_CHANNEL_DAY = 0.04
+WHITEN_VCPU_S_PER_CHANNEL_DAY = 0.03
 """Windowing, FFT and whitening of one channel-day, vCPU-seconds (benches: whiten)."""
-CORRELATE_VCPU_S_PER_PAIR_DAY = 0.0004
+CORRELATE_VCPU_S_PER_PAIR_DAY = 0.0003
 """Correlation and stacking of one pair-day, vCPU-seconds (benches: correlate)."""
 PREPROCESS_VCPU_S_PER_CHANNEL_DAY = 2.0
 """Download, decoding, merge and resampling of one channel-day with obspy, vCPU-seconds."""
