@@ -27,7 +27,9 @@ use crate::packed::{Layout, CHUNK, LANES};
 use crate::smooth::{half_width, running_mean};
 use num_complex::Complex32;
 use rayon::prelude::*;
+use realfft::ComplexToReal;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 #[cfg(target_arch = "x86_64")]
 mod two_source;
@@ -168,6 +170,7 @@ pub fn correlate(
     let pair_bytes = n_groups * n_chunks * CHUNK * std::mem::size_of::<f32>();
     let block_pairs = (BLOCK_BYTES / pair_bytes).max(TILE * TILE);
     let out = Output {
+        plan: fft::inverse(s.nfft),
         nfft: s.nfft,
         offset: s.offset,
         n_bins,
@@ -558,6 +561,8 @@ fn window_sums<const J: usize, M: Mac>(
 
 /// Turns summed cross-spectra into trimmed, normalised lag series.
 struct Output {
+    /// The inverse real FFT of length `nfft`, fetched once (the planner sits behind a lock).
+    plan: Arc<dyn ComplexToReal<f32>>,
     nfft: usize,
     offset: usize,
     n_bins: usize,
@@ -576,7 +581,7 @@ impl Output {
         InverseBuffers {
             half: fft::zeros(self.nfft / 2 + 1),
             time: vec![0.0; self.nfft],
-            scratch: fft::inverse(self.nfft).make_scratch_vec(),
+            scratch: self.plan.make_scratch_vec(),
         }
     }
 
@@ -591,7 +596,7 @@ impl Output {
         dst: &mut [f32],
     ) {
         let n_lags = 2 * self.maxlag_n + 1;
-        let plan = fft::inverse(self.nfft);
+        let plan = &*self.plan;
         for (g, (&count, dst)) in counts.iter().zip(dst.chunks_mut(n_lags)).enumerate() {
             if count == 0 {
                 dst.fill(0.0);
@@ -613,10 +618,12 @@ impl Output {
             plan.process_with_scratch(&mut bufs.half, &mut bufs.time, &mut bufs.scratch)
                 .expect("buffer sizes match the plan");
             let scale = 1.0 / (self.nfft as f32 * count as f32);
+            // Lags -m..0 sit at the end of the circular result, lags 0..=m at its start.
             let m = self.maxlag_n;
-            for (t, v) in dst.iter_mut().enumerate() {
-                let lag = (t + self.nfft - m) % self.nfft;
-                *v = bufs.time[lag] * scale;
+            let (negative, positive) = dst.split_at_mut(m);
+            let lags = bufs.time[self.nfft - m..].iter().chain(&bufs.time[..=m]);
+            for (v, &x) in negative.iter_mut().chain(positive).zip(lags) {
+                *v = x * scale;
             }
         }
     }
