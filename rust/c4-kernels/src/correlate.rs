@@ -16,8 +16,9 @@
 //! are grouped into tiles of `TILE x TILE` channels, bins into chunks of `LANES` held as separate
 //! real and imaginary lanes (the [`crate::packed`] layout the spectra kernel writes), and each
 //! source chunk is reused for up to four receivers while it sits in registers (on CPUs with
-//! AVX-512VL, two sources against four receivers: [`two_source`]). Tiles and bin ranges run in
-//! parallel; pairs go in blocks so the working memory stays bounded whatever the number of pairs.
+//! AVX-512VL, two sources against four receivers: `correlate/two_source.rs`). Tiles and bin
+//! ranges run in parallel; pairs go in blocks so the working memory stays bounded whatever the
+//! number of pairs.
 
 use crate::error::{ensure, Result};
 use crate::fft;

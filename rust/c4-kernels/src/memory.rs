@@ -10,9 +10,9 @@ const HUGE_FROM: usize = 4 << 20;
 /// Size of a transparent huge page on x86-64 and most aarch64 kernels.
 const HUGE_PAGE: usize = 2 << 20;
 
-/// `len` zeros. On Linux, buffers of [`HUGE_FROM`] bytes or more are advised `MADV_HUGEPAGE`
-/// before anything touches them (the allocator maps fresh zero pages for such sizes); where the
-/// kernel does not offer huge pages the advice is ignored.
+/// `len` zeros. On Linux, buffers of 4 MiB or more are advised `MADV_HUGEPAGE` before anything
+/// touches them (the allocator maps fresh zero pages for such sizes); where the kernel does not
+/// offer huge pages the advice is ignored.
 pub fn zeroed(len: usize) -> Vec<f32> {
     let v = vec![0.0f32; len];
     advise_huge_pages(&v);
