@@ -359,10 +359,16 @@ fn tiles(pairs: &[[usize; 2]]) -> Vec<Tile> {
 }
 
 /// Summed cross-spectra of one block of tiles: one buffer per bin range, each laid out
-/// `[local pair][group][chunk in range][CHUNK]`.
+/// `[local pair][group][chunk in range][CHUNK]` (see [`slot`]).
 struct BlockSpectra {
     ranges: Vec<(usize, usize)>,
     parts: Vec<Vec<f32>>,
+}
+
+/// Offset of local pair `q`, group `g` and chunk `k` of a range `width` chunks wide (`k`
+/// counted from the range's first chunk) in a range's buffer of [`BlockSpectra`].
+fn slot(q: usize, g: usize, k: usize, n_groups: usize, width: usize) -> usize {
+    ((q * n_groups + g) * width + k) * CHUNK
 }
 
 fn accumulate_block(
@@ -411,13 +417,7 @@ fn accumulate_block(
 #[cfg(target_arch = "x86_64")]
 fn two_source_kernel() -> bool {
     static USE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *USE.get_or_init(|| {
-        std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma")
-            && std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-            && std::env::var_os("C4_NO_AVX512").is_none()
-    })
+    *USE.get_or_init(|| two_source::cpu_supported() && std::env::var_os("C4_NO_AVX512").is_none())
 }
 
 /// Sum the cross-spectra of one tile over the chunks in `range` into `region`, one source at a
@@ -510,7 +510,7 @@ fn tile_range_with<M: Mac>(
                 }
                 for t in 0..quad.len() {
                     for g in 0..n_groups {
-                        let at = (((q + t) * n_groups + g) * width + (k - range.0)) * CHUNK;
+                        let at = slot(q + t, g, k - range.0, n_groups, width);
                         region[at..at + CHUNK].copy_from_slice(&sums[t * n_groups + g]);
                     }
                 }
@@ -606,7 +606,7 @@ impl Output {
             bufs.half.fill(Complex32::new(0.0, 0.0));
             for (&(k0, k1), part) in spectra.ranges.iter().zip(&spectra.parts) {
                 let width = k1 - k0;
-                let base = ((q * self.n_groups + g) * width) * CHUNK;
+                let base = slot(q, g, 0, self.n_groups, width);
                 debug_assert!(base + width * CHUNK <= part.len() && q < n_pairs);
                 for k in k0..k1 {
                     let lanes = &part[base + (k - k0) * CHUNK..][..CHUNK];

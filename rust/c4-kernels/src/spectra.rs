@@ -356,22 +356,15 @@ fn block_spectra_with(
     let (len, step) = (p.window.len, p.window.step);
     let n_half = p.nfft / 2 + 1;
     let needed = whiten::read_range(&p.band, p.freq_norm, p.smoothspect_n, n_half);
-    let mut i = 0;
-    while i < block.qc.len() {
-        let n = (block.qc.len() - i).min(2);
-        let mut qc = [None; 2];
-        for (j, (q, w)) in qc.iter_mut().zip(&mut bufs.windows).take(n).enumerate() {
-            let range = (i + j) * step..(i + j) * step + len;
-            *q = Some(prepare_window(
-                &x[range.clone()],
-                gaps.map(|g| &g[range]),
-                p,
-                w,
-            ));
+    for first in (0..block.qc.len()).step_by(2) {
+        let pair = first..(first + 2).min(block.qc.len());
+        for (w, out) in pair.clone().zip(&mut bufs.windows) {
+            let range = w * step..w * step + len;
+            block.qc[w] = prepare_window(&x[range.clone()], gaps.map(|g| &g[range]), p, out);
         }
         let [a, b] = &bufs.windows;
         let (signal, padding) = bufs.z.split_at_mut(len);
-        if n == 2 {
+        if pair.len() == 2 {
             for ((z, &re), &im) in signal.iter_mut().zip(a).zip(b) {
                 *z = Complex32::new(re, im);
             }
@@ -384,9 +377,8 @@ fn block_spectra_with(
         plan.process_with_scratch(&mut bufs.z, &mut bufs.scratch);
         let [sa, sb] = &mut bufs.spectra;
         separate(&bufs.z, needed.clone(), sa, sb);
-        for (j, (q, spectrum)) in qc.into_iter().zip(&bufs.spectra).take(n).enumerate() {
-            let q = q.expect("every window of the pair was prepared");
-            if q.is_valid(p.max_gap_fraction, p.max_std_ratio) {
+        for (w, spectrum) in pair.zip(&bufs.spectra) {
+            if block.qc[w].is_valid(p.max_gap_fraction, p.max_std_ratio) {
                 whiten(
                     spectrum,
                     &p.band,
@@ -394,11 +386,9 @@ fn block_spectra_with(
                     p.smoothspect_n,
                     &mut bufs.bins,
                 );
-                block.put(i + j, &bufs.bins);
+                block.put(w, &bufs.bins);
             }
-            block.qc[i + j] = q;
         }
-        i += n;
     }
 }
 

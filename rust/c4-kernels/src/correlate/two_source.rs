@@ -7,7 +7,7 @@
 //! is what limits the one-source AVX2 kernel. The arithmetic, and so every rounding, is the same
 //! as in [`super::window_sums`]; only the order of the loads changes.
 
-use super::{Packed, Tile};
+use super::{slot, Packed, Tile};
 use crate::packed::{CHUNK, LANES};
 use std::arch::x86_64::{
     __m256, _mm256_fmadd_ps, _mm256_fnmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps, _mm256_storeu_ps,
@@ -114,8 +114,15 @@ fn one_source(src: usize, entries: &[(usize, usize)], steps: &mut Vec<Step>) {
 /// 16 windows x 64 bytes each, 32 KiB, in L1 while every call of the tile reads them.
 const WINDOW_BLOCK: usize = 16;
 
-/// [`super::tile_range`] with the two-source kernel. The caller checks that the CPU has
-/// AVX2, FMA, AVX-512F and AVX-512VL.
+/// Whether this CPU has the features [`tile_range`] is compiled for.
+pub(super) fn cpu_supported() -> bool {
+    std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+}
+
+/// [`super::tile_range`] with the two-source kernel. The caller checks [`cpu_supported`].
 #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
 pub(super) unsafe fn tile_range(
     steps: &[Step],
@@ -152,7 +159,7 @@ pub(super) unsafe fn tile_range(
             for (step, acc) in steps.iter().zip(sums.chunks(8)) {
                 for s in 0..step.n_src {
                     for t in 0..step.n_rcv {
-                        let at = ((step.q[s][t] * n_groups + g) * width + (k - range.0)) * CHUNK;
+                        let at = slot(step.q[s][t], g, k - range.0, n_groups, width);
                         region[at..at + CHUNK].copy_from_slice(&acc[s * 4 + t]);
                     }
                 }
@@ -217,13 +224,6 @@ mod tests {
     use num_complex::Complex32;
     use std::borrow::Cow;
 
-    fn has_avx512vl() -> bool {
-        std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma")
-            && std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-    }
-
     /// All pairs of 37 channels with autos (full, diagonal and partial tiles), plus reversed,
     /// repeated and lone pairs.
     fn pairs() -> Vec<[usize; 2]> {
@@ -259,7 +259,7 @@ mod tests {
 
     #[test]
     fn sums_match_the_one_source_kernel_bit_for_bit() {
-        if !has_avx512vl() {
+        if !cpu_supported() {
             eprintln!("this CPU has no AVX-512VL: the two-source kernel never runs here");
             return;
         }
