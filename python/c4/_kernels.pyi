@@ -13,10 +13,13 @@ __all__ = [
     "correlate",
     "default_threads",
     "fast_len",
+    "mwcs_delays",
     "pack",
     "phase_sum",
     "spectra",
     "stack",
+    "stretch_cc",
+    "stretching",
     "time_normalize",
     "unpack",
     "whiten",
@@ -101,3 +104,36 @@ def stack(
 def phase_sum(x: _F32, threads: int | None = None) -> _C64: ...
 def pack(spectra: _C64) -> _F32: ...
 def unpack(packed: _F32, n_bins: int) -> _C64: ...
+_F64 = npt.NDArray[np.float64]
+_I64 = npt.NDArray[np.int64]
+
+def stretching(
+    reference: _F32,
+    current: _F32,
+    zero: int,
+    segments: _I64,
+    max_stretch: float,
+    n_grid: int,
+    tolerance: float,
+    threads: int | None = None,
+) -> tuple[_F64, _F64]: ...
+def stretch_cc(
+    reference: _F32,
+    current: _F32,
+    zero: int,
+    segments: _I64,
+    trials: _F64,
+    threads: int | None = None,
+) -> _F64: ...
+def mwcs_delays(
+    reference: _F32,
+    current: _F32,
+    starts: _I64,
+    win: int,
+    nfft: int,
+    bin_lo: int,
+    bin_hi: int,
+    smooth_half: int,
+    fs: float,
+    threads: int | None = None,
+) -> tuple[_F64, _F64, _F64]: ...

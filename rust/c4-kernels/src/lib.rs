@@ -10,6 +10,7 @@
 //! the pair) to the receiver (second).
 
 pub mod correlate;
+pub mod dvv;
 pub mod error;
 pub mod fft;
 pub mod memory;
