@@ -98,14 +98,15 @@ def mwcs_window(ref: np.ndarray, cur: np.ndarray, start: int, win: int, nfft: in
     return float(dt), float(err), float(coh.mean())
 
 
-def wls_line(t: np.ndarray, y: np.ndarray, sigma: np.ndarray, intercept: bool
-             ) -> tuple[float, float, float]:
-    """(slope, slope error scaled by sqrt(max(1, reduced chi2)), intercept) by lstsq."""
+def wls_line(t: np.ndarray, y: np.ndarray, sigma: np.ndarray, intercept: bool,
+             overlap: float = 1.0) -> tuple[float, float, float]:
+    """(slope, slope error scaled by the reduced chi2 and the window overlap, intercept) by
+    lstsq."""
     cols = [t, np.ones_like(t)] if intercept else [t]
     a = np.stack(cols, axis=1) / sigma[:, None]
     coef, *_ = np.linalg.lstsq(a, y / sigma, rcond=None)
     cov = np.linalg.inv(a.T @ a)
     resid = y / sigma - a @ coef
     dof = len(t) - len(cols)
-    scale = max(1.0, float(resid @ resid) / dof)
+    scale = float(resid @ resid) / dof * max(1.0, overlap)
     return float(coef[0]), float(np.sqrt(cov[0, 0] * scale)), float(coef[1]) if intercept else 0.0

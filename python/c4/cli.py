@@ -64,6 +64,10 @@ from c4.pipeline_cli import register as _register_pipeline  # noqa: E402  (corre
 
 _register_pipeline(app)
 
+from c4.dvv.cli import register as _register_dvv  # noqa: E402  (dvv, plot dvv)
+
+_register_dvv(app, _plot_app)
+
 
 def main() -> None:
     """Entry point of the ``c4`` console script."""

@@ -1,8 +1,9 @@
 """``c4.toml``: the one configuration file of a c4 campaign, validated with clear errors.
 
 Sections: ``[data]`` (what to read), ``[processing]`` (how to correlate; NoisePy's parameter
-names where one exists), ``[output]`` (where to write) and ``[batch]`` (AWS Batch, see
-:mod:`c4.batch.config`). Every key has a default and a one-line description; the commented
+names where one exists), ``[output]`` (where to write), ``[batch]`` (AWS Batch, see
+:mod:`c4.batch.config`) and ``[dvv]`` (velocity changes, see :mod:`c4.dvv.config`). Every key
+has a default and a one-line description; the commented
 default file (``c4 config init``) and ``docs/config.md`` are generated from these models so the
 documentation cannot drift. Unknown keys are errors. A validation error is one
 :class:`ConfigError` whose message names the key, the problem and the allowed values, e.g.
@@ -23,6 +24,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from c4.batch.config import BatchConfig
+from c4.dvv.config import DvvConfig
 
 try:
     import tomllib
@@ -231,6 +233,7 @@ class Config(_Section):
     processing: ProcessingConfig = Field(default_factory=ProcessingConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
+    dvv: DvvConfig = Field(default_factory=DvvConfig)
 
     def to_toml(self) -> str:
         """The config as TOML (stored with every result)."""

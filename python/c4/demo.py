@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,17 +69,22 @@ def write_synthetic_archive(
     aperture_km: float = 60.0, layout: str = "scedc", metadata: str = "stationxml",
     network: str = "SY", channel: str = "HHZ", band: tuple[float, float] | None = (0.05, 2.0),
     n_sources: int = 400, seed: int = 0,
+    velocity_changes: Mapping[dt.date, float] | None = None,
 ) -> dict[str, Any]:
     """Write a synthetic archive below ``root``; returns its description (paths, station
-    coordinates, ...). Day ``k`` holds an independent diffuse-field record of ``day_length_s``
-    seconds starting at midnight; ``metadata`` is ``stationxml`` (``FDSNstationXML/NET/
-    NET_STA.xml``) or ``csv`` (``stations.csv``)."""
+    coordinates, ``dvv`` per day, ...). Day ``k`` holds an independent diffuse-field record of
+    ``day_length_s`` seconds starting at midnight, at the velocity
+    ``velocity_km_s · (1 + dv/v)`` with dv/v from ``velocity_changes``
+    (:func:`c4.synthetic.imposed_dvv`; default: constant); ``metadata`` is ``stationxml``
+    (``FDSNstationXML/NET/NET_STA.xml``) or ``csv`` (``stations.csv``)."""
     from obspy import Trace, UTCDateTime
     from obspy.core.inventory import Channel, Inventory, Network, Site, Station
 
-    from c4.synthetic import diffuse_field
+    from c4.synthetic import diffuse_field, imposed_dvv
 
     root = Path(root)
+    all_days = [start + dt.timedelta(days=k) for k in range(days)]
+    dvv = imposed_dvv(all_days, velocity_changes or {})
     xy = station_coords(n_stations, aperture_km, seed)
     latlon = _latlon(xy)
     xy = _xy_from_latlon(latlon)
@@ -86,8 +92,8 @@ def write_synthetic_archive(
     ids = [ChannelId(network, s, "", channel) for s in names]
     for k in range(days):
         day = start + dt.timedelta(days=k)
-        records = diffuse_field(xy, fs, day_length_s, velocity_km_s, n_sources=n_sources,
-                                band=band, seed=seed * 1000 + k + 1)
+        records = diffuse_field(xy, fs, day_length_s, velocity_km_s * (1 + dvv[k]),
+                                n_sources=n_sources, band=band, seed=seed * 1000 + k + 1)
         t0 = UTCDateTime(day.year, day.month, day.day)
         for ch, rec in zip(ids, records, strict=True):
             key = scedc_key(ch, day) if layout == "scedc" else sds_key(ch, day)
@@ -114,7 +120,8 @@ def write_synthetic_archive(
             inv.write(str(path), format="STATIONXML")
     return {"root": str(root), "stations": str(meta), "names": names, "xy_km": xy,
             "latlon": latlon, "velocity_km_s": velocity_km_s, "fs": fs, "start": start,
-            "end": start + dt.timedelta(days=days - 1), "day_length_s": day_length_s}
+            "end": start + dt.timedelta(days=days - 1), "day_length_s": day_length_s,
+            "days": all_days, "dvv": dvv}
 
 
 def demo_config(archive: dict[str, Any], output: str | Path, scratch: str | Path,

@@ -89,7 +89,8 @@ def correlate_command(
 
 def stack_command(
     config: str | None = _CONFIG_OPT,
-    name: str = typer.Option("all", help="Product name: writes stacks/<name>.zarr."),
+    name: str | None = typer.Option(None, help="Product name: writes stacks/<name>.zarr "
+                                    "(default: all, or moving_<L>d_<S>d with --moving)."),
     method: list[str] | None = _STACK_METHOD_OPT,
     start: str | None = typer.Option(None, help="First day (YYYY-MM-DD); default: first."),
     end: str | None = typer.Option(None, help="Last day (YYYY-MM-DD); default: last."),
@@ -97,16 +98,29 @@ def stack_command(
     overrides: list[str] | None = _SET_OPT,
     rotate: bool = typer.Option(False, "--rotate", help="Also write stacks/<name>_rtz.zarr: "
                                 "E/N/Z components rotated to R/T/Z (Lin et al. 2008)."),
+    moving: str | None = typer.Option(None, "--moving", help="Moving-window stacks of this "
+                                      "many days (e.g. 10d) instead of one stack."),
+    step: str = typer.Option("1d", "--step", help="Step between moving windows (with "
+                             "--moving)."),
 ) -> None:
-    """Stack the finished days of the output store (e.g. 12 monthly shards into a year)."""
+    """Stack the finished days of the output store (e.g. 12 monthly shards into a year), or
+    stack them in moving windows (``--moving 10d --step 1d``) for monitoring."""
     from c4.stacking import stack_results
 
     with _user_errors():
         cfg = _load(config, overrides, **{"output.output": output})
-        url = stack_results(
-            cfg, name=name, methods=method or None,
-            start=dt.date.fromisoformat(start) if start else None,
-            end=dt.date.fromisoformat(end) if end else None)
+        first = dt.date.fromisoformat(start) if start else None
+        last = dt.date.fromisoformat(end) if end else None
+        if moving is not None:
+            from c4.dvv.config import parse_days
+            from c4.moving import moving_stack_results
+
+            url = moving_stack_results(
+                cfg, length=parse_days(moving, "--moving"), step=parse_days(step, "--step"),
+                name=name, methods=method or None, start=first, end=last)
+        else:
+            url = stack_results(cfg, name=name or "all", methods=method or None, start=first,
+                                end=last)
         if rotate:
             from c4.rotation import rotate_results
 

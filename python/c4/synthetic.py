@@ -5,16 +5,24 @@ each carrying independent Gaussian noise, all travelling at one velocity ``v``. 
 the cross-spectrum of two stations ``d`` apart, whitened, is ``J0(2π f d / v)`` (Aki 1957), so the
 expected correlation is its inverse Fourier transform over the processing band: a symmetric
 trace peaking slightly inside ``±d/v`` (by about an eighth of the dominant period).
+
+For monitoring tests the medium can change: :func:`imposed_dvv` gives each day's relative
+velocity change from a list of steps, and a day recorded at ``v (1 + dv/v)`` has its arrivals
+at ``d / (v (1 + dv/v))``, which is what a dv/v measurement must recover.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import scipy.special
 
 from c4 import kernels
 
-__all__ = ["band_weights", "diffuse_field", "fit_velocity", "peak_lags", "theoretical_correlation"]
+__all__ = ["band_weights", "diffuse_field", "fit_velocity", "imposed_dvv", "peak_lags",
+           "theoretical_correlation"]
 
 
 def diffuse_field(
@@ -108,3 +116,19 @@ def fit_velocity(distance_km: np.ndarray, lag_s: np.ndarray) -> tuple[float, flo
     """
     slope, intercept = np.polyfit(np.asarray(distance_km, float), np.asarray(lag_s, float), 1)
     return float(1 / slope), float(intercept)
+
+
+def imposed_dvv(days: Sequence[dt.date], changes: Mapping[dt.date, float]) -> np.ndarray:
+    """Relative velocity change of each of ``days`` (fraction of the initial velocity).
+
+    ``changes`` maps a day to the dv/v that holds from that day on (until the next change):
+    ``{date(2024, 1, 10): 0.01}`` is a 1 % faster medium from 10 January. Before the first
+    change dv/v is 0. The medium's velocity on a day is ``v (1 + dv/v)``.
+    """
+    steps = sorted(changes.items())
+    out = np.zeros(len(days))
+    for k, day in enumerate(days):
+        for when, value in steps:
+            if day >= when:
+                out[k] = float(value)
+    return out

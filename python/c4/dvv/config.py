@@ -92,13 +92,16 @@ class DvvConfig(BaseModel):
         "both", description="Lags measured: both branches together, the causal (positive) or "
         "acausal (negative) one, or their average (symmetric).")
     lag_min: float = Field(5.0, ge=0, description="Lag window start, s (absolute lag).")
-    travel_time_multiple: float = Field(
+    lag_min_travel_times: float = Field(
         0.0, ge=0, description="Start the lag window at least this many inter-station travel "
-        "times (distance / velocity_km_s) away from zero lag (0: off).")
-    velocity_km_s: float = Field(3.0, gt=0, description="Velocity of the travel-time rule, "
-                                 "km/s.")
-    lag_length: float = Field(0.0, ge=0, description="Lag window length, s (0: up to lag_max).")
+        "times (distance / velocity_km_s) from zero lag (0: off).")
     lag_max: float = Field(0.0, ge=0, description="Lag window end, s (0: processing.maxlag).")
+    lag_max_travel_times: float = Field(
+        0.0, ge=0, description="End the lag window at most this many travel times from zero "
+        "lag (0: off).")
+    lag_length: float = Field(0.0, ge=0, description="Longest lag window, s (0: off).")
+    velocity_km_s: float = Field(3.0, gt=0, description="Velocity of the travel-time rules, "
+                                 "km/s.")
     max_stretch: float = Field(0.02, gt=0, lt=0.5, description="Stretching: largest |dv/v| "
                                "tried (fraction).")
     stretch_steps: int = Field(101, ge=3, description="Stretching: grid points over "

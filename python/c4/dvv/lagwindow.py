@@ -1,8 +1,10 @@
 """Where on the lag axis dv/v is measured: lag windows per pair, branches and folding.
 
 A pair's window spans absolute lags ``[t1, t2]`` in s with
-``t1 = max(lag_min, travel_time_multiple · distance / velocity)`` and ``t2 = t1 + lag_length``
-(or ``lag_max``, default the correlation's ``maxlag``), clipped to the lags present. The
+``t1 = max(lag_min, lag_min_travel_times · τ)`` and
+``t2 = min(lag_max, lag_max_travel_times · τ, t1 + lag_length)``, where ``τ = distance /
+velocity`` is the inter-station travel time and a rule set to 0 is left out (``lag_max`` 0: the
+correlation's ``maxlag``). The
 ``branch`` decides which side(s) are used: ``causal`` (``+t1 … +t2``: energy from source to
 receiver), ``acausal`` (``−t2 … −t1``), ``both`` (the two together), or ``symmetric`` (the
 average of the causal branch and the time-reversed acausal one, :func:`fold`, measured on
@@ -25,20 +27,24 @@ class LagWindow:
     """The lag-window rule (all times in s, absolute lags)."""
 
     lag_min: float = 5.0
-    travel_time_multiple: float = 0.0
-    velocity_km_s: float = 3.0
-    lag_length: float = 0.0
-    """Window length (0: up to ``lag_max``)."""
+    lag_min_travel_times: float = 0.0
+    """Start at least this many travel times from zero lag (0: off)."""
     lag_max: float = 0.0
     """Window end (0: the largest lag present)."""
+    lag_max_travel_times: float = 0.0
+    """End at most this many travel times from zero lag (0: off)."""
+    lag_length: float = 0.0
+    """Longest window (0: off)."""
+    velocity_km_s: float = 3.0
     branch: str = "both"
 
     def __post_init__(self) -> None:
         if self.branch not in BRANCHES:
             raise ValueError(f"branch: unknown value {self.branch!r}; allowed: "
                              f"{', '.join(BRANCHES)}")
-        if self.lag_min < 0 or self.lag_length < 0 or self.lag_max < 0:
-            raise ValueError("lag_min, lag_length and lag_max must be >= 0 s")
+        if min(self.lag_min, self.lag_min_travel_times, self.lag_max,
+               self.lag_max_travel_times, self.lag_length) < 0:
+            raise ValueError("lag window: every rule must be >= 0")
         if self.velocity_km_s <= 0:
             raise ValueError(f"velocity_km_s: must be positive, got {self.velocity_km_s}")
 
@@ -46,10 +52,13 @@ class LagWindow:
 def lag_ranges(rule: LagWindow, distance_km: np.ndarray, maxlag: float) -> np.ndarray:
     """``(pairs, 2)`` absolute lag ranges ``[t1, t2]`` in s; NaN rows where the window does
     not fit below ``maxlag`` (s)."""
-    d = np.asarray(distance_km, np.float64)
-    t1 = np.maximum(rule.lag_min, rule.travel_time_multiple * d / rule.velocity_km_s)
-    end = min(rule.lag_max, maxlag) if rule.lag_max > 0 else maxlag
-    t2 = np.minimum(t1 + rule.lag_length, end) if rule.lag_length > 0 else np.full_like(t1, end)
+    tau = np.asarray(distance_km, np.float64) / rule.velocity_km_s
+    t1 = np.maximum(rule.lag_min, rule.lag_min_travel_times * tau)
+    t2 = np.full_like(t1, min(rule.lag_max, maxlag) if rule.lag_max > 0 else maxlag)
+    if rule.lag_max_travel_times > 0:
+        t2 = np.minimum(t2, rule.lag_max_travel_times * tau)
+    if rule.lag_length > 0:
+        t2 = np.minimum(t2, t1 + rule.lag_length)
     out = np.stack([t1, t2], axis=1)
     out[~(t2 > t1)] = np.nan
     return out

@@ -16,9 +16,10 @@ __all__ = ["lag_window", "measure"]
 
 def lag_window(settings: DvvConfig) -> LagWindow:
     """The lag-window rule of a ``[dvv]`` section."""
-    return LagWindow(lag_min=settings.lag_min, travel_time_multiple=settings.travel_time_multiple,
-                     velocity_km_s=settings.velocity_km_s, lag_length=settings.lag_length,
-                     lag_max=settings.lag_max, branch=settings.branch)
+    s = settings
+    return LagWindow(lag_min=s.lag_min, lag_min_travel_times=s.lag_min_travel_times,
+                     lag_max=s.lag_max, lag_max_travel_times=s.lag_max_travel_times,
+                     lag_length=s.lag_length, velocity_km_s=s.velocity_km_s, branch=s.branch)
 
 
 def measure(

@@ -9,8 +9,10 @@ crate for the formulas). ``δt > 0``: the current trace arrives later.
 Step 2 (:func:`dvv_from_delays`): per ``(pair, time)`` the windows with mean coherence
 ``>= min_coherence`` and ``|δt| <= max_dt`` give ``δt_k = a + (dt/t) t_k`` by weighted least
 squares (weights ``1/e_k²``; ``a`` is a clock shift, or 0 with ``intercept=False``), and
-``dv/v = −dt/t``. Its error is the formal slope error scaled by ``sqrt(χ²/(n − m))`` when the
-reduced misfit exceeds 1 (``m`` fitted parameters), so scatter beyond the window errors widens it.
+``dv/v = −dt/t``. Its error is the slope error of a weighted fit with the scale taken from the
+misfit, ``sqrt(χ²/(n − m) / Σ w (t − t̄)²)`` (``m`` fitted parameters): the window errors set the
+relative weights, the scatter of the delays about the line sets the size. Overlapping windows
+are not independent, so the error is multiplied by ``sqrt(window / step)`` (when above 1).
 """
 
 from __future__ import annotations
@@ -89,12 +91,14 @@ class MwcsResult(NamedTuple):
 def dvv_from_delays(
     dt: np.ndarray, err: np.ndarray, coherence: np.ndarray, centres: np.ndarray, *,
     min_coherence: float = 0.5, max_dt: float = 1.0, intercept: bool = True,
+    overlap: float = 1.0,
 ) -> MwcsResult:
     """Weighted regression of the window delays against their lag (see the module).
 
     ``dt``, ``err``, ``coherence``: ``(pairs, times, windows)`` from :func:`delays`;
-    ``centres``: ``(pairs, windows)`` lag in s at each window's centre (signed). NaN results
-    where fewer than ``m + 1`` windows pass (``m`` = 2 with intercept, else 1).
+    ``centres``: ``(pairs, windows)`` lag in s at each window's centre (signed); ``overlap``:
+    window length / step. NaN results where fewer than ``m + 2`` windows pass (``m`` = 2
+    with intercept, else 1): the misfit needs at least one degree of freedom.
     """
     t = np.broadcast_to(np.asarray(centres, np.float64)[:, None, :], dt.shape)
     ok = (np.isfinite(dt) & np.isfinite(err) & (err > 0) & (coherence >= min_coherence)
@@ -116,10 +120,10 @@ def dvv_from_delays(
         slope = (w * dx * (y - ym[..., None])).sum(-1) / sxx
         a = ym - slope * xm
         chi2 = (w * (y - a[..., None] - slope[..., None] * x) ** 2 * ok).sum(-1)
-        scale = np.maximum(1.0, chi2 / np.maximum(n - m, 1))
+        scale = chi2 / np.maximum(n - m, 1) * max(1.0, overlap)
         slope_err = np.sqrt(scale / sxx)
         coh = np.where(n > 0, (coherence * ok).sum(-1) / n, np.nan)
-    bad = (n < m + 1) | ~(sxx > 0)
+    bad = (n < m + 2) | ~(sxx > 0)
     nan = np.full(n.shape, np.nan)
     return MwcsResult(np.where(bad, nan, -slope), np.where(bad, nan, slope_err),
                       np.where(bad, nan, a if intercept else 0.0), coh, n)
@@ -142,4 +146,4 @@ def mwcs(
     centres = np.where(starts >= 0, lags[np.clip(starts, 0, None)] + (win - 1) / (2 * fs),
                        np.nan)
     return dvv_from_delays(dt, err, coh, centres, min_coherence=min_coherence, max_dt=max_dt,
-                           intercept=intercept)
+                           intercept=intercept, overlap=window / step)

@@ -1,0 +1,310 @@
+"""``c4 dvv``: dv/v per pair and time step, and network means, from a results store.
+
+Steps (each reuses a product when it is current):
+
+1. **Moving stacks** ``stacks/moving_<L>d_<S>d.zarr`` (:mod:`c4.moving`) of the completed days,
+   made with ``dvv.stack_method``; an existing store is reused when it covers exactly the
+   completed days with the same settings (so a re-run picks up days that appeared since).
+2. **Reference** (``dvv.reference``): a stack of the reference days, ``stacks/<name>.zarr``
+   written by :func:`c4.stacking.stack_to_store`, or a given stack store.
+3. **Measurement** per batch of pairs (:func:`c4.dvv.measure.measure`), then the error-weighted
+   **network mean** per time step and component (:func:`c4.dvv.network.network_mean`).
+4. One Zarr store (default ``<output>/dvv/<method>.zarr``), or on Batch, with a shard index, one
+   part per shard (a month or day of window centres, as ``data.shard``) below
+   ``<store>.parts/`` with a completion entry each; :func:`open_dvv` reads either, and
+   ``c4 dvv --merge`` joins complete parts into the store. See ``docs/results.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import c4
+from c4.config import Config
+from c4.dvv.config import DvvConfig, parse_reference
+from c4.dvv.measure import measure
+from c4.dvv.network import network_mean
+from c4.moving import moving_name, moving_stack_results
+from c4.objstore import Location
+from c4.stacking import stack_attrs, stack_to_store
+from c4.store import completed_days, day_entry, open_results, output_location
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DVV_SIGN_CONVENTION", "merge_parts", "open_dvv", "run_dvv", "settings_with"]
+
+DVV_SIGN_CONVENTION = ("dv/v > 0: faster medium than the reference (arrivals earlier); "
+                       "dt/t = -dv/v; values are fractions (0.01 = 1 %)")
+PAIR_BATCH = 2000
+"""Pairs measured per batch (bounds memory: batch x windows x lags floats)."""
+
+
+def settings_with(config: Config, **overrides: Any) -> DvvConfig:
+    """``config.dvv`` with the non-None ``overrides`` applied (validated)."""
+    from pydantic import ValidationError
+
+    data = config.dvv.model_dump()
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return DvvConfig.model_validate(data)
+    except ValidationError as err:
+        raise ValueError("; ".join(
+            f"dvv.{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+            for e in err.errors())) from None
+
+
+def _split(url: str) -> tuple[str, str]:
+    parent, _, name = str(url).rstrip("/").rpartition("/")
+    return parent or ".", name
+
+
+def _data_entries(loc: Location) -> list[dict[str, Any]]:
+    out = []
+    for day in sorted(completed_days(loc)):
+        entry = day_entry(loc, day)
+        if entry is not None and entry.get("parts"):
+            out.append(entry)
+    return out
+
+
+def _attrs(loc: Location, rel: str) -> dict[str, Any] | None:
+    """Attributes of the Zarr store ``rel``, or None if there is none."""
+    if not loc.exists(f"{rel}/zarr.json"):
+        return None
+    attrs: dict[str, Any] = json.loads(loc.read_bytes(f"{rel}/zarr.json")).get("attributes", {})
+    return attrs
+
+
+def _moving_store(config: Config, s: DvvConfig, entries: list[dict[str, Any]]) -> str:
+    """The moving-stack store of ``s``: reused when it was made from exactly the days of
+    ``entries`` with this config and holds ``s.stack_method``, else (re)built."""
+    loc = output_location(config.output.output, config.data.endpoint_url)
+    name = moving_name(s.moving_days, s.step_days)
+    rel = f"stacks/{name}.zarr"
+    attrs = _attrs(loc, rel) or {}
+    methods = list(attrs.get("methods") or [])
+    if (attrs.get("days") == [e["day"] for e in entries] and s.stack_method in methods
+            and attrs.get("fingerprint") == config.fingerprint()):
+        log.info("moving stacks %s are current, reusing them", rel)
+        return f"{config.output.output.rstrip('/')}/{rel}"
+    return moving_stack_results(config, length=s.moving_days, step=s.step_days, name=name,
+                                methods=sorted({*methods, s.stack_method}))
+
+
+def _reference_store(config: Config, s: DvvConfig, entries: list[dict[str, Any]]) -> str:
+    ranges, store = parse_reference(s.reference)
+    if store is not None:
+        return store
+    chosen = [e for e in entries
+              if any(a <= dt.date.fromisoformat(e["day"]) <= b for a, b in ranges)]
+    if not chosen:
+        raise FileNotFoundError(f"dvv.reference {s.reference}: no completed day with data in "
+                                "the reference period")
+    days = [e["day"] for e in chosen]
+    tag = hashlib.sha256(json.dumps([days, s.stack_method]).encode()).hexdigest()[:8]
+    rel = f"stacks/reference_{s.stack_method}_{tag}.zarr"
+    loc = output_location(config.output.output, config.data.endpoint_url)
+    url = f"{config.output.output.rstrip('/')}/{rel}"
+    attrs = _attrs(loc, rel) or {}
+    if attrs.get("days") == days and attrs.get("fingerprint") == config.fingerprint():
+        return url
+    used = [dt.date.fromisoformat(d) for d in days]
+    attrs = stack_attrs(config, used, product="reference", name=Path(rel).stem,
+                        reference=list(s.reference))
+    scratch = Path(config.output.scratch)
+    if not scratch.is_dir():
+        raise FileNotFoundError(f"output.scratch: directory {scratch} does not exist")
+    stack_to_store(loc, chosen, [s.stack_method], config, attrs, rel, scratch)
+    log.info("wrote the reference %s from %d days", url, len(days))
+    return url
+
+
+def _band(config: Config, s: DvvConfig) -> tuple[float, float]:
+    p = config.processing
+    band = (s.freqmin or p.freqmin, s.freqmax or p.freqmax)
+    if not 0 < band[0] < band[1] < p.sampling_rate / 2:
+        raise ValueError(f"dv/v band {band[0]}-{band[1]} Hz: need 0 < fmin < fmax < Nyquist "
+                         f"({p.sampling_rate / 2:g} Hz)")
+    return band
+
+
+def measure_stores(moving: Any, reference: Any, s: DvvConfig, band: tuple[float, float],
+                   *, time: np.ndarray | None = None, threads: int | None = None
+                   ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """dv/v of every pair of the moving-stack dataset against the reference dataset, in
+    batches of :data:`PAIR_BATCH` pairs; ``time`` (bool mask) limits the windows. Returns
+    ({variable: (pair, time) or (pair, 2) array}, indices of the measured pairs)."""
+    names = np.asarray(moving["pair"].values).astype(str)
+    ref_names = set(np.asarray(reference["pair"].values).astype(str))
+    rows = np.flatnonzero([n in ref_names for n in names])
+    if len(rows) < len(names):
+        log.warning("%d of %d pairs have no reference stack and are not measured",
+                    len(names) - len(rows), len(names))
+    if not len(rows):
+        raise ValueError("no pair has both moving stacks and a reference stack")
+    sel = moving if time is None else moving.isel(time=np.flatnonzero(time))
+    lags = np.asarray(moving["lag"].values, np.float64)
+    parts: list[dict[str, np.ndarray]] = []
+    for b in range(0, len(rows), PAIR_BATCH):
+        idx = rows[b:b + PAIR_BATCH]
+        batch = sel.isel(pair=idx)
+        cur = np.asarray(batch[s.stack_method].transpose("pair", "time", "lag").values)
+        ref = np.asarray(reference[s.stack_method].sel(pair=names[idx]).values)
+        valid = np.asarray(batch["n_days"].transpose("pair", "time").values) >= s.min_days
+        out = measure(ref, cur, lags, np.asarray(batch["distance_km"].values), s, band,
+                      valid=valid, threads=threads)
+        out["n_days"] = np.asarray(batch["n_days"].transpose("pair", "time").values)
+        parts.append(out)
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, rows
+
+
+def _dataset(moving: Any, rows: np.ndarray, time: np.ndarray | None,
+             results: dict[str, np.ndarray], attrs: dict[str, Any]) -> Any:
+    import xarray as xr
+
+    sub = moving.isel(pair=rows)
+    if time is not None:
+        sub = sub.isel(time=np.flatnonzero(time))
+    units = {"dvv": "1", "dvv_err": "1", "cc": "1", "clock_shift": "s", "n_days": "days",
+             "n_mwcs_windows": "windows"}
+    data: dict[str, Any] = {}
+    for k, v in results.items():
+        if k == "lag_window":
+            continue
+        data[k] = (("pair", "time"), v.astype(np.int64 if v.dtype.kind in "iu" else np.float64),
+                   {"units": units.get(k, "")})
+    components = np.asarray(sub["component"].values).astype(str)
+    groups = sorted(set(components))
+    if len(groups) > 1:
+        groups.append("all")
+    net = [network_mean(results["dvv"][mask], results["dvv_err"][mask])
+           for mask in ((components == g) if g != "all" else np.ones(len(components), bool)
+                        for g in groups)]
+    data["network_dvv"] = (("group", "time"), np.stack([n.dvv for n in net]), {"units": "1"})
+    data["network_dvv_err"] = (("group", "time"), np.stack([n.err for n in net]),
+                               {"units": "1"})
+    data["network_n_pairs"] = (("group", "time"), np.stack([n.n_pairs for n in net]), {})
+    coords: dict[str, Any] = {"pair": np.asarray(sub["pair"].values).astype(str).astype(object),
+                              "time": sub["time"].values, "group": np.array(groups, object)}
+    for c in ("window_start", "window_end"):
+        if c in sub.coords:
+            coords[c] = ("time", sub[c].values)
+    for c in sub.coords:
+        if c not in coords and sub[c].dims == ("pair",):
+            values = np.asarray(sub[c].values)
+            coords[c] = ("pair", values.astype(object) if values.dtype.kind in "UO" else values)
+    window = results["lag_window"]
+    coords["lag_window_start"] = ("pair", window[:, 0], {"units": "s"})
+    coords["lag_window_end"] = ("pair", window[:, 1], {"units": "s"})
+    ds = xr.Dataset(data, coords=coords, attrs=attrs)
+    ds["dvv"].attrs["long_name"] = "relative velocity change dv/v"
+    return ds
+
+
+def _write(ds: Any, url: str, config: Config) -> None:
+    from c4.store import write_dataset
+
+    parent, name = _split(url)
+    scratch = Path(config.output.scratch)
+    write_dataset(ds, output_location(parent, config.data.endpoint_url), name, scratch)
+
+
+def _product_attrs(config: Config, s: DvvConfig, band: tuple[float, float], moving_url: str,
+                   reference_url: str, moving: Any, reference: Any) -> dict[str, Any]:
+    return {
+        "c4_version": c4.__version__, "product": "dvv", "config": config.to_toml(),
+        "fingerprint": config.fingerprint(), "method": s.method, "stack_method": s.stack_method,
+        "freqmin": band[0], "freqmax": band[1], "branch": s.branch,
+        "moving_days": s.moving_days, "step_days": s.step_days, "stacks": moving_url,
+        "reference": reference_url, "reference_spec": list(s.reference),
+        "reference_days": list(reference.attrs.get("days", [])),
+        "days": list(moving.attrs.get("days", [])), "dvv_settings": s.model_dump_json(),
+        "sign_convention": DVV_SIGN_CONVENTION,
+    }
+
+
+def run_dvv(config: Config, *, output: str | None = None, settings: DvvConfig | None = None,
+            stacks: str | None = None, index: int | None = None) -> str:
+    """``c4 dvv``: measure dv/v on the store ``config.output.output``; returns the URL written
+    (the product, or with ``index`` the shard's part)."""
+    from c4.shards import shard_days, shard_label
+
+    s = settings or config.dvv
+    band = _band(config, s)
+    loc = output_location(config.output.output, config.data.endpoint_url)
+    entries = _data_entries(loc)
+    if not entries and stacks is None:
+        raise FileNotFoundError(f"{config.output.output}: no completed day with data")
+    moving_url = stacks or _moving_store(config, s, entries)
+    reference_url = _reference_store(config, s, entries)
+    moving = open_results(moving_url, endpoint_url=config.data.endpoint_url)
+    if s.stack_method not in moving.data_vars or "time" not in moving.dims:
+        raise ValueError(f"{moving_url}: not a moving-stack store with {s.stack_method!r} "
+                         "stacks (make one with c4 stack --moving)")
+    reference = open_results(reference_url, endpoint_url=config.data.endpoint_url)
+    if s.stack_method not in reference.data_vars:
+        raise ValueError(f"{reference_url}: no {s.stack_method!r} stack in the reference")
+    url = output or f"{config.output.output.rstrip('/')}/dvv/{s.method}.zarr"
+    time = None
+    if index is not None:
+        days = shard_days(config, index)
+        centre = moving["time"].values.astype("datetime64[D]")
+        time = (centre >= np.datetime64(days[0])) & (centre <= np.datetime64(days[-1]))
+        url = f"{url.rstrip('/')}.parts/{shard_label(config, index)}.zarr"
+        if not time.any():
+            log.info("shard %s has no moving window centre; nothing to measure", index)
+    results, rows = measure_stores(moving, reference, s, band, time=time,
+                                   threads=config.processing.threads or None)
+    attrs = _product_attrs(config, s, band, moving_url, reference_url, moving, reference)
+    ds = _dataset(moving, rows, time, results, attrs)
+    _write(ds, url, config)
+    if index is not None:
+        parent, name = _split(url)
+        output_location(parent, config.data.endpoint_url).write_bytes(
+            f"{name[:-5]}.json", json.dumps({"part": name, "shard": index,
+                                             "n_time": ds.sizes["time"]}).encode())
+    log.info("wrote %s: %d pairs x %d windows, %s, %.3g-%.3g Hz", url, ds.sizes["pair"],
+             ds.sizes["time"], s.method, *band)
+    return url
+
+
+def _parts(url: str, endpoint_url: str) -> tuple[Location, list[str]]:
+    loc = output_location(f"{url.rstrip('/')}.parts", endpoint_url)
+    names = sorted(n[:-5] + ".zarr" for n in loc.list_names("") if n.endswith(".json"))
+    return loc, names
+
+
+def open_dvv(url: str, *, endpoint_url: str = "") -> Any:
+    """The dv/v product at ``url`` as an ``xarray.Dataset``: the store itself, or (when only
+    shard parts exist) the complete parts joined along ``time``."""
+    parent, name = _split(url)
+    if output_location(parent, endpoint_url).exists(f"{name}/zarr.json"):
+        return open_results(url, endpoint_url=endpoint_url)
+    return open_dvv_parts(url, endpoint_url)
+
+
+def open_dvv_parts(url: str, endpoint_url: str = "") -> Any:
+    """The complete shard parts of ``url`` joined along time (ignores a merged store)."""
+    import xarray as xr
+
+    loc, names = _parts(url, endpoint_url)
+    if not names:
+        raise FileNotFoundError(f"{url}: no dv/v product and no complete shard part")
+    parts = [open_results(f"{loc.url.rstrip('/')}/{n}", endpoint_url=endpoint_url).load()
+             for n in names]
+    parts = [p for p in parts if p.sizes.get("time", 0)]
+    return xr.concat(parts, dim="time", data_vars="minimal", coords="minimal",
+                     combine_attrs="override").sortby("time")
+
+
+def merge_parts(config: Config, url: str) -> str:
+    """Join the complete shard parts of ``url`` into the store ``url``; returns it."""
+    _write(open_dvv_parts(url, config.data.endpoint_url), url, config)
+    return url
