@@ -54,8 +54,12 @@ def dvv_figure(ds: xr.Dataset, stacks: xr.Dataset | None = None, *, pair: str | 
     times = np.asarray(ds["time"].values).astype("datetime64[s]").astype("O")
     pct = 100.0
     fig = _new_figure(figsize)
-    grid = fig.add_gridspec(1, 2, width_ratios=(1, 1.6)) if stacks is not None else None
-    ax_ts = fig.add_subplot(grid[1]) if grid is not None else fig.add_subplot()
+    if stacks is not None:
+        grid = fig.add_gridspec(1, 2, width_ratios=(1, 1.6))
+        _interferogram(fig.add_subplot(grid[0]), ds, stacks, label)
+        ax_ts = fig.add_subplot(grid[1])
+    else:
+        ax_ts = fig.add_subplot()
     labels = np.asarray(ds["pair"].values).astype(str)
     dvv = np.asarray(ds["dvv"].transpose("pair", "time").values) * pct
     err = np.asarray(ds["dvv_err"].transpose("pair", "time").values) * pct
@@ -82,9 +86,9 @@ def dvv_figure(ds: xr.Dataset, stacks: xr.Dataset | None = None, *, pair: str | 
     ax_ts.set_title(f"dv/v by {a.get('method', '?')}, {a.get('freqmin', 0):g}–"
                     f"{a.get('freqmax', 0):g} Hz, {a.get('moving_days', '?')}-day windows, "
                     f"{len(labels)} pairs")
-    fig.autofmt_xdate()
-    if stacks is not None and grid is not None:
-        _interferogram(fig.add_subplot(grid[0]), ds, stacks, label)
+    for tick in ax_ts.get_xticklabels():
+        tick.set_rotation(30)
+        tick.set_horizontalalignment("right")
     return fig
 
 

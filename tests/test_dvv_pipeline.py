@@ -1,0 +1,183 @@
+"""dv/v end to end with a known answer: a synthetic diffuse-field archive whose medium becomes
+1 % faster on a given day goes through ``c4 correlate`` -> ``c4 stack --moving`` -> ``c4 dvv``
+(stretching and MWCS), and the recovered series matches the imposed one within its error bars.
+Also: the moving stacks against the dailies, product reuse, Batch shard parts, and the figure."""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tomli_w
+import xarray as xr
+from c4.config import load_config
+from c4.dvv.figure import dvv_figure
+from c4.dvv.product import open_dvv, run_dvv
+from c4.store import open_daily, open_results
+from matplotlib.collections import PolyCollection
+from matplotlib.image import AxesImage
+
+from tests.pipeline_helpers import run_c4, small_archive, small_config
+
+pytestmark = pytest.mark.slow
+
+N_DAYS = 16
+CHANGE = dt.date(2024, 1, 9)  # the medium is 1 % faster from this day on
+DVV = 0.01
+MOVING = 4
+REFERENCE = "2024-01-01/2024-01-06"
+# The synthetic field has direct waves only, whose energy lies inside ±d/v: measure there.
+DVV_SECTION = {"moving": f"{MOVING}d", "reference": [REFERENCE], "lag_min": 0.5,
+               "lag_min_travel_times": 0.5, "lag_max_travel_times": 1.3}
+# MWCS needs several windows per pair: from 1 s to twice the travel time, 6-s windows every 2 s,
+# a regression through the origin (both branches pin it).
+MWCS_SETTINGS = ["dvv.lag_min=1.0", "dvv.lag_min_travel_times=0.0",
+                 "dvv.lag_max_travel_times=2.0", "dvv.mwcs_window=6.0", "dvv.mwcs_step=2.0",
+                 "dvv.mwcs_intercept=false"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("dvv")
+    arch = small_archive(root / "archive", days=N_DAYS, day_length_s=3600.0, aperture_km=60.0,
+                         band=(0.05, 1.5), velocity_changes={CHANGE: DVV})
+    (root / "scratch").mkdir()
+    cfg = small_config(arch, root / "out", root / "scratch", stack_methods=["linear"])
+    doc = {**json.loads(cfg.model_dump_json(exclude_none=True)), "dvv": DVV_SECTION}
+    path = root / "c4.toml"
+    path.write_text(tomli_w.dumps(doc))
+    out: dict[str, Any] = {"root": root, "arch": arch, "path": path,
+                           "cfg": load_config(path)}
+    for name, args in [("correlate", ["correlate", "--index", "0"]),
+                       ("moving", ["stack", "--moving", f"{MOVING}d", "--step", "1d"]),
+                       ("stretching", ["dvv", "--method", "stretching"]),
+                       ("mwcs", ["dvv", "--method", "mwcs", "--band", "0.1-1",
+                                 *[a for kv in MWCS_SETTINGS for a in ("--set", kv)]])]:
+        res = run_c4(*args, "--config", str(path))
+        assert res.returncode == 0, res.stderr
+        out[name] = res
+    return out
+
+
+def expected(ds: xr.Dataset, arch: dict[str, Any]) -> np.ndarray:
+    """Imposed dv/v averaged over each window's days, minus its mean over the reference."""
+    days = list(arch["days"])
+    dvv = np.asarray(arch["dvv"])
+    first, last = (dt.date.fromisoformat(d) for d in REFERENCE.split("/"))
+    ref = np.mean([v for d, v in zip(days, dvv, strict=True) if first <= d <= last])
+    out = []
+    for a, b in zip(ds["window_start"].values, ds["window_end"].values, strict=True):
+        lo, hi = (dt.date.fromisoformat(str(x)[:10]) for x in (a, b))
+        out.append(np.mean([v for d, v in zip(days, dvv, strict=True) if lo <= d <= hi]))
+    return np.array(out) - ref
+
+
+@pytest.mark.parametrize("method", ["stretching", "mwcs"])
+def test_recovers_the_imposed_velocity_change(run: dict[str, Any], method: str) -> None:
+    url = run[method].stdout.strip().splitlines()[-1]
+    assert url.endswith(f"dvv/{method}.zarr")
+    ds = open_dvv(url)
+    assert ds.sizes["pair"] == 6 and ds.sizes["time"] == N_DAYS
+    assert ds.attrs["method"] == method and ds.attrs["reference_days"][-1] == "2024-01-06"
+    truth = expected(ds, run["arch"])
+    net = ds["network_dvv"].sel(group="ZZ").values
+    net_err = ds["network_dvv_err"].sel(group="ZZ").values
+    # The network mean is within 3 standard errors of the imposed series at every window...
+    assert np.all(np.abs(net - truth) <= 3 * net_err), (net - truth) / net_err
+    # ... and so is (nearly) every pair's value; the errors are small enough to matter.
+    z = (ds["dvv"].values - truth) / ds["dvv_err"].values
+    finite = np.isfinite(z)
+    assert finite.mean() > 0.6
+    assert np.mean(np.abs(z[finite]) <= 3) >= 0.95, z
+    assert np.nanmax(net_err) < 0.25 * DVV
+    after = ds["window_start"].values >= np.datetime64(CHANGE)
+    assert np.all(np.abs(net[after] - DVV) <= 3 * net_err[after])
+
+
+def test_moving_stacks_are_means_of_the_dailies(run: dict[str, Any]) -> None:
+    url = run["moving"].stdout.strip().splitlines()[-1]
+    mov = open_results(url).load()
+    daily = open_daily(str(run["root"] / "out"))
+    assert mov.attrs["product"] == "moving_stack" and mov.attrs["moving_days"] == MOVING
+    for k in (0, 7, N_DAYS - 1):
+        lo, hi = mov["window_start"].values[k], mov["window_end"].values[k]
+        days = daily["time"].values.astype("datetime64[D]")
+        inside = daily.isel(time=np.flatnonzero((days >= lo) & (days <= hi)))
+        for pair in mov["pair"].values[:3]:
+            traces = inside["correlation"].sel(pair=pair).values
+            used = inside["n_windows"].sel(pair=pair).values > 0
+            np.testing.assert_allclose(mov["linear"].sel(pair=pair).values[k],
+                                       traces[used].mean(axis=0), rtol=1e-5, atol=1e-7)
+            assert mov["n_days"].sel(pair=pair).values[k] == used.sum()
+
+
+def test_rerun_reuses_current_products(run: dict[str, Any], tmp_path: Path) -> None:
+    res = run_c4("dvv", "--config", str(run["path"]), "--method", "stretching", "--output",
+                 str(tmp_path / "again.zarr"))
+    assert res.returncode == 0, res.stderr
+    assert "are current, reusing them" in res.stderr
+    a = open_dvv(str(tmp_path / "again.zarr"))
+    b = open_dvv(str(run["root"] / "out" / "dvv" / "stretching.zarr"))
+    np.testing.assert_array_equal(a["dvv"].values, b["dvv"].values)
+    assert len(glob.glob(str(run["root"] / "out" / "stacks" / "reference_*.zarr"))) == 1
+
+
+def test_day_shards_give_the_whole_product_and_merge(run: dict[str, Any],
+                                                     tmp_path: Path) -> None:
+    cfg = run["cfg"].model_copy(deep=True)
+    cfg.data.shard = "day"
+    url = str(tmp_path / "sharded.zarr")
+    for index in range(N_DAYS):
+        part = run_dvv(cfg, output=url, index=index)
+        assert part.endswith(f".parts/2024-01-{index + 1:02d}.zarr")
+    whole = open_dvv(str(run["root"] / "out" / "dvv" / "stretching.zarr"))
+    joined = open_dvv(url)  # parts only, joined along time
+    np.testing.assert_array_equal(joined["time"].values, whole["time"].values)
+    np.testing.assert_allclose(joined["dvv"].values, whole["dvv"].values)
+    np.testing.assert_allclose(joined["network_dvv"].values, whole["network_dvv"].values)
+    res = run_c4("dvv", "--config", str(run["path"]), "--output", url, "--merge")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "sharded.zarr" / "zarr.json").exists()
+    np.testing.assert_allclose(open_dvv(url)["dvv"].values, whole["dvv"].values)
+
+
+def test_plot_dvv_draws_series_errors_and_interferogram(run: dict[str, Any],
+                                                        tmp_path: Path) -> None:
+    url = str(run["root"] / "out" / "dvv" / "stretching.zarr")
+    res = run_c4("plot", "dvv", url, "-o", str(tmp_path / "dvv.png"))
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "dvv.png").stat().st_size > 10_000
+    ds = open_dvv(url)
+    stacks = open_results(ds.attrs["stacks"])
+    pair = str(ds["pair"].values[2])
+    fig = dvv_figure(ds, stacks, pair=pair)
+    ax_img, ax_ts = fig.axes[0], fig.axes[1]
+    assert ax_ts.get_ylabel() == "dv/v (%)" and "window centre" in ax_ts.get_xlabel()
+    assert ax_img.get_xlabel().startswith("lag (s)")
+    lines = {ln.get_gid(): ln for ln in ax_ts.get_lines()}
+    assert set(map(str, ds["pair"].values)) <= set(lines)
+    np.testing.assert_allclose(lines["network"].get_ydata(),
+                               ds["network_dvv"].sel(group="ZZ").values * 100)
+    np.testing.assert_allclose(lines[pair].get_ydata(), ds["dvv"].sel(pair=pair).values * 100)
+    bands = {c.get_gid() for c in ax_ts.collections if isinstance(c, PolyCollection)}
+    assert {"pair_err", "network_err"} <= bands
+    image = next(im for im in ax_img.get_images() if isinstance(im, AxesImage))
+    rows = stacks["linear"].sel(pair=pair).values
+    np.testing.assert_allclose(image.get_array()[3], rows[3] / np.abs(rows[3]).max(), rtol=1e-5)
+    assert {p.get_gid() for p in ax_img.patches} == {"lag_window"}
+    bad = run_c4("plot", "dvv", url, "--pair", "XX.NOPE_XX.NADA", "-o", str(tmp_path / "x.png"))
+    assert bad.returncode == 2 and "not in the results" in bad.stderr
+
+
+def test_user_mistakes_are_one_line(run: dict[str, Any]) -> None:
+    res = run_c4("dvv", "--config", str(run["path"]), "--band", "1-0.1")
+    assert res.returncode == 1 and "band '1-0.1'" in res.stderr and "Traceback" not in res.stderr
+    res = run_c4("dvv", "--config", str(run["path"]), "--reference", "2023-01-01/2023-01-05")
+    assert res.returncode == 1 and "no completed day with data in the reference" in res.stderr
+    res = run_c4("dvv", "--config", str(run["path"]), "--set", "dvv.stack_method=median")
+    assert res.returncode == 2 and "dvv.stack_method" in res.stderr
