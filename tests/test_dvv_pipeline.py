@@ -17,7 +17,7 @@ import tomli_w
 import xarray as xr
 from c4.config import load_config
 from c4.dvv.figure import dvv_figure
-from c4.dvv.product import open_dvv, run_dvv
+from c4.dvv.product import open_dvv, run_dvv, settings_with
 from c4.store import open_daily, open_results
 from matplotlib.collections import PolyCollection
 from matplotlib.image import AxesImage
@@ -132,6 +132,8 @@ def test_day_shards_give_the_whole_product_and_merge(run: dict[str, Any],
     cfg = run["cfg"].model_copy(deep=True)
     cfg.data.shard = "day"
     url = str(tmp_path / "sharded.zarr")
+    with pytest.raises(FileNotFoundError, match="run c4 dvv --prepare first"):
+        run_dvv(cfg, output=url, index=0, settings=settings_with(cfg, moving="3d"))
     for index in range(N_DAYS):
         part = run_dvv(cfg, output=url, index=index)
         assert part.endswith(f".parts/2024-01-{index + 1:02d}.zarr")

@@ -37,26 +37,33 @@ def dvv_command(
         "as data.shard) and write a part; default AWS_BATCH_JOB_ARRAY_INDEX if set.")] = None,
     merge: Annotated[bool, Opt("--merge", help="Join the complete shard parts into the "
                                "product store and stop.")] = False,
+    prepare: Annotated[bool, Opt("--prepare", help="Only make the moving stacks and the "
+                                 "reference (before a Batch job of shards).")] = False,
     overrides: list[str] | None = _SET_OPT,
 ) -> None:
     """Velocity changes (dv/v) per pair and time, and network means, from the daily
     correlations: moving stacks, reference, stretching or MWCS."""
+    from c4.dvv import product
     from c4.dvv.config import parse_band
-    from c4.dvv.product import merge_parts, run_dvv, settings_with
     from c4.shards import current_shard
 
     with _user_errors():
         cfg = _load(config, overrides)
         lo_hi = parse_band(band) if band else (None, None)
-        s = settings_with(cfg, method=method, freqmin=lo_hi[0], freqmax=lo_hi[1],
+        s = product.settings_with(cfg, method=method, freqmin=lo_hi[0], freqmax=lo_hi[1],
                           moving=moving, moving_step=step, reference=reference or None)
         url = output or f"{cfg.output.output.rstrip('/')}/dvv/{s.method}.zarr"
         if merge:
-            out_console.print(merge_parts(cfg, url))
+            out_console.print(product.merge_parts(cfg, url))
+            return
+        if prepare:
+            for made in product.prepare(cfg, s):
+                out_console.print(made)
             return
         shard = current_shard(index) if index is not None or os.environ.get(
             "AWS_BATCH_JOB_ARRAY_INDEX") else None
-        out_console.print(run_dvv(cfg, output=url, settings=s, stacks=stacks, index=shard))
+        out_console.print(product.run_dvv(cfg, output=url, settings=s, stacks=stacks,
+                                          index=shard))
 
 
 def plot_dvv_command(

@@ -38,7 +38,8 @@ from c4.store import completed_days, day_entry, open_results, output_location
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DVV_SIGN_CONVENTION", "merge_parts", "open_dvv", "run_dvv", "settings_with"]
+__all__ = ["DVV_SIGN_CONVENTION", "merge_parts", "open_dvv", "prepare", "run_dvv",
+           "settings_with"]
 
 DVV_SIGN_CONVENTION = ("dv/v > 0: faster medium than the reference (arrivals earlier); "
                        "dt/t = -dv/v; values are fractions (0.01 = 1 %)")
@@ -82,9 +83,16 @@ def _attrs(loc: Location, rel: str) -> dict[str, Any] | None:
     return attrs
 
 
-def _moving_store(config: Config, s: DvvConfig, entries: list[dict[str, Any]]) -> str:
+def _missing(what: str, rel: str) -> FileNotFoundError:
+    return FileNotFoundError(f"{what} {rel} is missing or out of date; a shard run does not "
+                             "build it (children would race): run c4 dvv --prepare first")
+
+
+def _moving_store(config: Config, s: DvvConfig, entries: list[dict[str, Any]],
+                  build: bool = True) -> str:
     """The moving-stack store of ``s``: reused when it was made from exactly the days of
-    ``entries`` with this config and holds ``s.stack_method``, else (re)built."""
+    ``entries`` with this config and holds ``s.stack_method``, else (re)built (or, with
+    ``build`` False, an error)."""
     loc = output_location(config.output.output, config.data.endpoint_url)
     name = moving_name(s.moving_days, s.step_days)
     rel = f"stacks/{name}.zarr"
@@ -94,11 +102,14 @@ def _moving_store(config: Config, s: DvvConfig, entries: list[dict[str, Any]]) -
             and attrs.get("fingerprint") == config.fingerprint()):
         log.info("moving stacks %s are current, reusing them", rel)
         return f"{config.output.output.rstrip('/')}/{rel}"
+    if not build:
+        raise _missing("the moving-stack store", rel)
     return moving_stack_results(config, length=s.moving_days, step=s.step_days, name=name,
                                 methods=sorted({*methods, s.stack_method}))
 
 
-def _reference_store(config: Config, s: DvvConfig, entries: list[dict[str, Any]]) -> str:
+def _reference_store(config: Config, s: DvvConfig, entries: list[dict[str, Any]],
+                     build: bool = True) -> str:
     ranges, store = parse_reference(s.reference)
     if store is not None:
         return store
@@ -115,6 +126,8 @@ def _reference_store(config: Config, s: DvvConfig, entries: list[dict[str, Any]]
     attrs = _attrs(loc, rel) or {}
     if attrs.get("days") == days and attrs.get("fingerprint") == config.fingerprint():
         return url
+    if not build:
+        raise _missing("the reference stack", rel)
     used = [dt.date.fromisoformat(d) for d in days]
     attrs = stack_attrs(config, used, product="reference", name=Path(rel).stem,
                         reference=list(s.reference))
@@ -230,10 +243,22 @@ def _product_attrs(config: Config, s: DvvConfig, band: tuple[float, float], movi
     }
 
 
+def prepare(config: Config, settings: DvvConfig | None = None) -> tuple[str, str]:
+    """Make (or find current) the moving stacks and the reference of ``settings``; returns
+    their URLs. Shard runs (``run_dvv(index=...)``) only read them."""
+    s = settings or config.dvv
+    _band(config, s)
+    entries = _data_entries(output_location(config.output.output, config.data.endpoint_url))
+    if not entries:
+        raise FileNotFoundError(f"{config.output.output}: no completed day with data")
+    return _moving_store(config, s, entries), _reference_store(config, s, entries)
+
+
 def run_dvv(config: Config, *, output: str | None = None, settings: DvvConfig | None = None,
             stacks: str | None = None, index: int | None = None) -> str:
     """``c4 dvv``: measure dv/v on the store ``config.output.output``; returns the URL written
-    (the product, or with ``index`` the shard's part)."""
+    (the product, or with ``index`` the shard's part: then the moving stacks and reference
+    must exist, see :func:`prepare`)."""
     from c4.shards import shard_days, shard_label
 
     s = settings or config.dvv
@@ -242,8 +267,9 @@ def run_dvv(config: Config, *, output: str | None = None, settings: DvvConfig | 
     entries = _data_entries(loc)
     if not entries and stacks is None:
         raise FileNotFoundError(f"{config.output.output}: no completed day with data")
-    moving_url = stacks or _moving_store(config, s, entries)
-    reference_url = _reference_store(config, s, entries)
+    build = index is None
+    moving_url = stacks or _moving_store(config, s, entries, build)
+    reference_url = _reference_store(config, s, entries, build)
     moving = open_results(moving_url, endpoint_url=config.data.endpoint_url)
     if s.stack_method not in moving.data_vars or "time" not in moving.dims:
         raise ValueError(f"{moving_url}: not a moving-stack store with {s.stack_method!r} "
