@@ -1,6 +1,7 @@
 //! Cubic-convolution interpolation (Keys 1981, `a = −0.5`) and stretched copies of a trace.
 
 /// Keys' cubic-convolution kernel with `a = −0.5` at offset `x` (samples).
+#[cfg(test)]
 fn keys(x: f64) -> f64 {
     let x = x.abs();
     if x <= 1.0 {
@@ -15,13 +16,28 @@ fn keys(x: f64) -> f64 {
 /// The trace `x` at fractional index `pos`, from the four nearest samples (zero outside).
 pub fn cubic_at(x: &[f32], pos: f64) -> f64 {
     let base = pos.floor();
-    let frac = pos - base;
+    let f = pos - base;
     let base = base as i64;
+    // Keys' kernel at offsets 1 + f, f, 1 - f, 2 - f (f in [0, 1)), written out.
+    let w = [
+        ((-0.5 * f + 1.0) * f - 0.5) * f,
+        (1.5 * f - 2.5) * f * f + 1.0,
+        ((-1.5 * f + 2.0) * f + 0.5) * f,
+        (0.5 * f - 0.5) * f * f,
+    ];
+    if base >= 1 && (base + 2) < x.len() as i64 {
+        let i = base as usize - 1;
+        return w
+            .iter()
+            .zip(&x[i..i + 4])
+            .map(|(w, &v)| w * f64::from(v))
+            .sum();
+    }
     let mut out = 0.0;
-    for k in -1..=2i64 {
-        let i = base + k;
+    for (k, wk) in w.iter().enumerate() {
+        let i = base + k as i64 - 1;
         if i >= 0 && (i as usize) < x.len() {
-            out += f64::from(x[i as usize]) * keys(frac - k as f64);
+            out += f64::from(x[i as usize]) * wk;
         }
     }
     out
@@ -50,6 +66,18 @@ mod tests {
         let q: Vec<f32> = (0..20).map(|i| (0.1 * (i * i) as f64) as f32).collect();
         let pos = 7.3;
         assert!((cubic_at(&q, pos) - 0.1 * pos * pos).abs() < 1e-4);
+    }
+
+    #[test]
+    fn written_out_weights_are_the_kernel() {
+        for f in [0.0, 0.13, 0.5, 0.77, 0.999] {
+            let x = [0.0f32, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0];
+            // A unit sample at index 4 read from position 4 - k + f weighs keys(f - k).
+            for k in -1..=2i64 {
+                let pos = (4 - k) as f64 + f;
+                assert!((cubic_at(&x, pos) - keys(f - k as f64)).abs() < 1e-12);
+            }
+        }
     }
 
     #[test]
