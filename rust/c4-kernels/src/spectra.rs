@@ -346,13 +346,12 @@ pub fn compute(
         channels.for_each(|(c, ((dst, qc), muted))| {
             let day = prepare_day(record(c), record_gaps(c), p.fs, &p.window, &p.day);
             *muted = day.muted;
-            let x = day.record.as_deref().unwrap_or(record(c));
             window_blocks(c, dst, qc, layout)
                 .into_par_iter()
                 .for_each_init(
                     || PairBuffers::new(p, &*plan),
                     |bufs, mut block| {
-                        block_spectra(x, record_gaps(c), &day, p, &*plan, bufs, &mut block)
+                        block_spectra(record(c), record_gaps(c), &day, p, &*plan, bufs, &mut block)
                     },
                 );
         });
@@ -458,7 +457,7 @@ impl PairBuffers {
 }
 
 /// Spectra of one block's windows, written into the block; `x` (and `gaps`) are the channel's
-/// record, `day` its day pass. Uses AVX2 and FMA where the CPU has them (detected at run time;
+/// record as it came, `day` its day pass (which may hold a muted copy of the record). Uses AVX2 and FMA where the CPU has them (detected at run time;
 /// the FFT does its own detection).
 fn block_spectra(
     x: &[f32],
@@ -518,7 +517,17 @@ fn block_spectra_with(
                 rma: &day.rma,
                 range: range.clone(),
             };
-            block.qc[w] = prepare_window(&x[range.clone()], gaps.map(|g| &g[range]), &ctx, p, out);
+            // Muted samples are zeros of the day pass's record, not gaps: the gap share is
+            // measured on the record as it came.
+            let muted = day.record.as_deref().unwrap_or(x);
+            block.qc[w] = prepare_window(
+                &muted[range.clone()],
+                &x[range.clone()],
+                gaps.map(|g| &g[range]),
+                &ctx,
+                p,
+                out,
+            );
         }
         let [a, b] = &bufs.windows;
         let (signal, padding) = bufs.z.split_at_mut(len);
@@ -609,10 +618,12 @@ fn ratio(a: f32, b: f32) -> f32 {
     }
 }
 
-/// Detrend, normalise and taper one window into `out`; returns its QC.
+/// Detrend, normalise and taper one window `x` into `out`; returns its QC (gap share from
+/// `original`, the window before the mute).
 #[inline(always)]
 fn prepare_window(
     x: &[f32],
+    original: &[f32],
     gaps: Option<&[bool]>,
     ctx: &WindowContext<'_>,
     p: &SpectraParams,
@@ -652,7 +663,7 @@ fn prepare_window(
         std,
         max_ratio,
         max_over_std,
-        gap_fraction: window_gap_fraction(x, gaps, p.window.zero_run),
+        gap_fraction: window_gap_fraction(original, gaps, p.window.zero_run),
     }
 }
 
