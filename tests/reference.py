@@ -208,7 +208,8 @@ def tfpws(x: np.ndarray, power: float, fmin: float, fmax: float) -> np.ndarray:
     """Time-frequency PWS of one pair's (time, lags) traces (Schimmel & Gallart 2007) over the
     frequency indices covering fmin..fmax cycles per sample."""
     n = x.shape[1]
-    ks = np.arange(max(1, int(np.ceil(fmin * n))), min(n // 2, int(np.floor(fmax * n))) + 1)
+    lo, hi = int(np.ceil(fmin * n - 1e-4)), int(np.floor(fmax * n + 1e-4))
+    ks = np.arange(max(1, lo), min(n // 2, hi) + 1)
     s = np.array([s_transform(t, ks) for t in x])  # (time, k, τ)
     coherence = np.abs((s / np.where(np.abs(s) > 0, np.abs(s), 1)).mean(axis=0))
     weighted = (coherence**power * s.mean(axis=0)).sum(axis=1)  # Σ_τ: inverse S-transform

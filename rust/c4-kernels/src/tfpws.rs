@@ -24,10 +24,11 @@ use num_complex::Complex32;
 use rayon::prelude::*;
 
 /// Frequency indices `n_lo ..= n_hi` of `n_lags`-sample traces covering `fmin..=fmax` cycles
-/// per sample (clipped to `1 ..= n_lags / 2`); empty when none fits.
+/// per sample (clipped to `1 ..= n_lags / 2`; an edge within 1e-4 of an index includes it, so
+/// f32 rounding of the edges does not move them); empty when none fits.
 pub fn bins(n_lags: usize, fmin: f32, fmax: f32) -> std::ops::RangeInclusive<usize> {
-    let lo = ((f64::from(fmin) * n_lags as f64).ceil() as usize).max(1);
-    let hi = ((f64::from(fmax) * n_lags as f64).floor() as usize).min(n_lags / 2);
+    let lo = ((f64::from(fmin) * n_lags as f64 - 1e-4).ceil().max(1.0)) as usize;
+    let hi = ((f64::from(fmax) * n_lags as f64 + 1e-4).floor() as usize).min(n_lags / 2);
     lo..=hi
 }
 
