@@ -199,15 +199,15 @@ class _Shard:
         with t.stage("spectra"):
             data = np.stack([r.data for r in results])  # type: ignore[misc]
             gaps = np.stack([r.gaps for r in results])  # type: ignore[misc]
-            spec = kernels.spectra(
-                data, p.sampling_rate, cc_len=p.cc_len, step=p.step, maxlag=p.maxlag,
-                freqmin=p.freqmin, freqmax=p.freqmax, gaps=gaps,
-                taper_fraction=p.taper_fraction, taper_bins=p.taper_bins,
-                time_norm=p.time_norm, smooth_n=p.smooth_n, clip_std=p.clip_std,
-                freq_norm=p.freq_norm, smoothspect_n=p.smoothspect_n,
-                max_gap_fraction=p.max_gap_fraction, max_std_ratio=p.max_std_ratio,
-                threads=threads)
+            spec = kernels.spectra(data, p.sampling_rate, gaps=gaps, threads=threads,
+                                   **p.spectra_options())
             del data, gaps
+        info["rejected_windows"] = {r.channel: counts for r, counts in
+                                    zip(results, spec.rejected_counts(), strict=True)}
+        info["windows_per_channel"] = int(spec.valid.shape[1])
+        if spec.muted is not None and spec.muted.any():
+            info["muted_samples"] = {r.channel: int(m) for r, m in
+                                     zip(results, spec.muted, strict=True) if m}
         part_of = partition_of(table["pair"], n_parts)
         n_dropped = 0
         for part in np.unique(part_of):

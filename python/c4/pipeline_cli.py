@@ -27,8 +27,8 @@ _CONFIG_OPT = typer.Option(None, "--config", "-c", envvar="C4_CONFIG",
                            help="c4.toml (path or s3:// URL); defaults apply when omitted.")
 _SET_OPT = typer.Option(None, "--set", help="Override a key: section.key=value (repeatable).")
 _STACK_METHOD_OPT = typer.Option(
-    None, "--method", "-m", help="Stack method (repeatable): linear, pws, robust, nroot; "
-    "default processing.stack_methods.")
+    None, "--method", "-m", help="Stack method (repeatable): linear, pws, robust, nroot, "
+    "tfpws, selective; default processing.stack_methods.")
 _OUT_OPT = typer.Option(Path("sac"), "--out", "-o", help="Folder for the SAC files.")
 _EXPORT_METHOD_OPT = typer.Option(None, "--method", "-m",
                                   help="Stacks to export (default: all).")
