@@ -134,6 +134,8 @@ def make_pairs(channels: list[ChannelId], stations: Stations, config: Config,
                 ("source_latitude", sa.latitude), ("source_longitude", sa.longitude),
                 ("source_elevation", sa.elevation), ("receiver_latitude", sb.latitude),
                 ("receiver_longitude", sb.longitude), ("receiver_elevation", sb.elevation),
+                ("source_orientation", stations.orientations.get(a.id, np.nan)),
+                ("receiver_orientation", stations.orientations.get(b.id, np.nan)),
             ):
                 geo[name].append(value)
     pairs = np.array(idx, np.int64).reshape(-1, 2)

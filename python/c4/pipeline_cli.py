@@ -96,13 +96,24 @@ def stack_command(
     output: str | None = typer.Option(None, help="Override output.output."),
     overrides: list[str] | None = _SET_OPT,
     rotate: bool = typer.Option(False, "--rotate", help="Also write stacks/<name>_rtz.zarr: "
-                                "E/N/Z components rotated to R/T/Z (Lin et al. 2008)."),
+                                "E/N/Z (or 1/2/Z) components rotated to R/T/Z (Lin et al. "
+                                "2008), horizontals at their StationXML azimuths."),
+    misorientation: Path | None = typer.Option(
+        None, "--misorientation", help="With --rotate: CSV network,station,correction_deg of "
+        "sensors turned clockwise from their metadata."),
 ) -> None:
     """Stack the finished days of the output store (e.g. 12 monthly shards into a year)."""
     from c4.stacking import stack_results
 
     with _user_errors():
         cfg = _load(config, overrides, **{"output.output": output})
+        table = None
+        if misorientation is not None:
+            from c4.rotation import load_misorientation
+
+            if not misorientation.is_file():
+                raise FileNotFoundError(f"--misorientation: {misorientation} not found")
+            table = load_misorientation(misorientation)
         url = stack_results(
             cfg, name=name, methods=method or None,
             start=dt.date.fromisoformat(start) if start else None,
@@ -112,7 +123,7 @@ def stack_command(
 
             out_console.print(url)
             url = rotate_results(url, scratch=cfg.output.scratch,
-                                 endpoint_url=cfg.data.endpoint_url)
+                                 endpoint_url=cfg.data.endpoint_url, misorientation=table)
     out_console.print(url)
 
 
