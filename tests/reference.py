@@ -204,10 +204,20 @@ def s_transform(x: np.ndarray, ks: np.ndarray) -> np.ndarray:
                      for k in ks])
 
 
+def _five_smooth(m: int) -> bool:
+    for p in (2, 3, 5):
+        while m % p == 0:
+            m //= p
+    return m == 1
+
+
 def tfpws(x: np.ndarray, power: float, fmin: float, fmax: float) -> np.ndarray:
-    """Time-frequency PWS of one pair's (time, lags) traces (Schimmel & Gallart 2007) over the
-    frequency indices covering fmin..fmax cycles per sample."""
-    n = x.shape[1]
+    """Time-frequency PWS of one pair's (time, lags) traces (Schimmel & Gallart 2007), zero-
+    padded to the next 5-smooth length, over the frequency indices covering fmin..fmax cycles
+    per sample; cut back to the traces' length."""
+    n_lags = x.shape[1]
+    n = next(m for m in range(n_lags, 2 * n_lags + 2) if _five_smooth(m))
+    x = np.pad(x, ((0, 0), (0, n - n_lags)))
     lo, hi = int(np.ceil(fmin * n - 1e-4)), int(np.floor(fmax * n + 1e-4))
     ks = np.arange(max(1, lo), min(n // 2, hi) + 1)
     s = np.array([s_transform(t, ks) for t in x])  # (time, k, τ)
@@ -215,7 +225,7 @@ def tfpws(x: np.ndarray, power: float, fmin: float, fmax: float) -> np.ndarray:
     weighted = (coherence**power * s.mean(axis=0)).sum(axis=1)  # Σ_τ: inverse S-transform
     half = np.zeros(n // 2 + 1, complex)
     half[ks] = weighted
-    return np.fft.irfft(half, n)
+    return np.fft.irfft(half, n)[:n_lags]
 
 
 def selective(x: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:

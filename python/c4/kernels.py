@@ -463,7 +463,8 @@ def stack(
     - ``nroot``: ``sign(y)|y|^n`` with ``y = mean(sign(x)|x|^(1/n))``, n = ``nroot_power``.
     - ``tfpws``: time-frequency phase-weighted stack (Schimmel & Gallart 2007): the linear
       stack's S-transform weighted by ``|mean_t S_t/|S_t||^pws_power`` and transformed back;
-      only the frequencies in ``tfpws_band`` (cycles per sample, i.e. Hz / fs) are computed,
+      the traces are zero-padded to the next 5-smooth length first (see :func:`fast_len`) and
+      only the frequencies in ``tfpws_band`` (cycles per sample, i.e. Hz / fs) are computed:
       the result holds no others.
     - ``selective``: NoisePy's selective stack, the mean of the traces whose correlation
       coefficient with the linear stack is >= ``selective_threshold`` (zeros if none).

@@ -15,9 +15,12 @@
 //! Y[n] = Σ_τ c(τ, n)^ν · S_lin(τ, n),                    y = irfft(Y)
 //! ```
 //!
-//! over the `T` traces. Only the frequency indices `n_lo ..= n_hi` are computed; the others
-//! (and DC) are 0 in the result, so the stack is band-limited to them. With identical traces
-//! `c = 1` and the result is the trace (band-limited to `n_lo ..= n_hi`).
+//! over the `T` traces. The traces are first zero-padded to `N` = the smallest 5-smooth length
+//! >= their length (8001 lags → 8100: a 4x faster FFT, and the Gaussian windows of the voices
+//! no longer wrap from one end of the trace to the other); the result is cut back. Only the
+//! frequency indices `n_lo ..= n_hi` of the padded length are computed; the others (and DC) are
+//! 0 in the result, so the stack is band-limited to them. With identical traces `c = 1` and
+//! the result is the trace (band-limited to `n_lo ..= n_hi`).
 
 use crate::fft;
 use num_complex::Complex32;
@@ -33,15 +36,19 @@ pub fn bins(n_lags: usize, fmin: f32, fmax: f32) -> std::ops::RangeInclusive<usi
 }
 
 /// tf-PWS of one pair's `traces` (`T x n_lags`, row-major) with exponent `power`, over the
-/// frequencies `fmin..=fmax` (cycles per sample); writes `n_lags` samples to `out`.
+/// frequencies `fmin..=fmax` (cycles per sample) of the padded length; writes `n_lags`
+/// samples to `out`.
 pub fn tfpws(traces: &[f32], n_lags: usize, power: f32, fmin: f32, fmax: f32, out: &mut [f32]) {
-    let n = n_lags;
-    let n_traces = traces.len() / n;
+    let n = fft::fast_len(n_lags);
+    let n_traces = traces.len() / n_lags;
     let forward = fft::complex(n, false);
     let spectra: Vec<Vec<Complex32>> = traces
-        .chunks(n)
+        .chunks(n_lags)
         .map(|t| {
-            let mut s: Vec<Complex32> = t.iter().map(|&v| Complex32::new(v, 0.0)).collect();
+            let mut s = fft::zeros(n);
+            for (z, &v) in s.iter_mut().zip(t) {
+                *z = Complex32::new(v, 0.0);
+            }
             forward.process(&mut s);
             s
         })
@@ -122,7 +129,7 @@ mod tests {
 
     #[test]
     fn identical_traces_give_the_trace() {
-        let n = 64;
+        let n = 64; // 5-smooth: no padding
         let one: Vec<f32> = (0..n).map(|k| ((k * k) as f32 * 0.01).sin()).collect();
         let mean = one.iter().sum::<f32>() / n as f32;
         let x: Vec<f32> = one.iter().cycle().take(3 * n).copied().collect();
