@@ -86,3 +86,21 @@ def test_tfpws_numpy(benchmark, days, sizes) -> None:
     want = kernels.stack(days, "tfpws", tfpws_band=(lo, hi))[0]
     np.testing.assert_allclose(out, want, rtol=0, atol=2e-3 * np.abs(want).max())
     benchmark.extra_info.update(pair_stacks=1, days=days.shape[1], frequencies=k1 - k0 + 1)
+
+
+@pytest.mark.benchmark(group="whiten")
+@pytest.mark.parametrize("threads", thread_counts())
+def test_whiten_c4_day_pass(benchmark, sizes, threads) -> None:
+    """Whitening with the pipeline's default day pass: window QC on the day band-passed to
+    the processing band (one day FFT and one inverse per channel) and NoisePy's
+    max_over_std; compare with test_whiten_c4 (no day pass) in benches/test_bench_kernels.py."""
+    n = round(sizes.day_s * sizes.fs) - 1
+    data = np.random.default_rng(0).standard_normal((sizes.channels_whiten, n), np.float32)
+    sp = benchmark.pedantic(
+        kernels.spectra, (data, sizes.fs),
+        {"cc_len": sizes.cc_len, "step": sizes.step, "maxlag": sizes.maxlag,
+         "freqmin": sizes.freqmin, "freqmax": sizes.freqmax, "freq_norm": "rma",
+         "smoothspect_n": 21, "qc_band": (sizes.freqmin, sizes.freqmax), "max_std_ratio": 10.0,
+         "max_over_std": 10.0, "threads": threads}, rounds=5, iterations=1, warmup_rounds=1)
+    benchmark.extra_info.update(channel_days=len(data), windows=sp.valid.shape[1],
+                                threads=threads)

@@ -1,6 +1,7 @@
 """Instrument response removal with real instruments: IRIS StationXML that obspy ships
 (IU_ANMO_BH.xml: poles-zeros, digitizer and FIR stages), including IU.ANMO.10.BHZ, whose sensor
-changed on 2014-08-12 (overall sensitivity 3.31e10 counts/(m/s) before, 1.97e9 after). Counts are made from a known ground velocity through the response of the day's
+changed on 2014-08-12 (overall sensitivity 3.31e10 counts/(m/s) before, 1.97e9 after).
+Counts are made from a known ground velocity through the response of the day's
 epoch; c4's preprocessing must give the velocity back on either side of the change."""
 
 from __future__ import annotations

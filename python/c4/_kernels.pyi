@@ -115,7 +115,7 @@ def stack(
     robust_epsilon: float = 1e-6,
     robust_max_iter: int = 10,
     nroot_power: float = 2.0,
-    tfpws_band: tuple[float, float] = (0.0, 0.5),
+    tfpws_band: tuple[float, float] = ...,
     selective_threshold: float = 0.0,
     threads: int | None = None,
 ) -> tuple[_F32, _F32]: ...

@@ -281,9 +281,9 @@ def _resolve_band(value: str | Band, p: ProcessingConfig) -> Band | None:
         return (p.freqmin, p.freqmax)
     if value == "earthquake":
         return EARTHQUAKE_BAND
-    if value == "raw":
+    if isinstance(value, str):  # "raw"
         return None
-    lo, hi = value  # type: ignore[misc]
+    lo, hi = value
     return (float(lo), float(hi))
 
 

@@ -29,6 +29,9 @@ _SET_OPT = typer.Option(None, "--set", help="Override a key: section.key=value (
 _STACK_METHOD_OPT = typer.Option(
     None, "--method", "-m", help="Stack method (repeatable): linear, pws, robust, nroot, "
     "tfpws, selective; default processing.stack_methods.")
+_MISORIENTATION_OPT = typer.Option(
+    None, "--misorientation", help="With --rotate: CSV network,station,correction_deg of "
+    "sensors turned clockwise from their metadata.")
 _OUT_OPT = typer.Option(Path("sac"), "--out", "-o", help="Folder for the SAC files.")
 _EXPORT_METHOD_OPT = typer.Option(None, "--method", "-m",
                                   help="Stacks to export (default: all).")
@@ -98,9 +101,7 @@ def stack_command(
     rotate: bool = typer.Option(False, "--rotate", help="Also write stacks/<name>_rtz.zarr: "
                                 "E/N/Z (or 1/2/Z) components rotated to R/T/Z (Lin et al. "
                                 "2008), horizontals at their StationXML azimuths."),
-    misorientation: Path | None = typer.Option(
-        None, "--misorientation", help="With --rotate: CSV network,station,correction_deg of "
-        "sensors turned clockwise from their metadata."),
+    misorientation: Path | None = _MISORIENTATION_OPT,
 ) -> None:
     """Stack the finished days of the output store (e.g. 12 monthly shards into a year)."""
     from c4.stacking import stack_results

@@ -53,9 +53,9 @@ import numpy as np
 
 __all__ = [
     "ENZ_COMPONENTS",
+    "RTZ_COMPONENTS",
     "horizontal_matrices",
     "load_misorientation",
-    "RTZ_COMPONENTS",
     "rotate_dataset",
     "rotate_results",
     "rotate_to_enz",

@@ -49,7 +49,9 @@ impl ButterBand {
                 )
             },
         )?;
-        ensure(self.corners >= 1, name, || "needs at least one corner".into())
+        ensure(self.corners >= 1, name, || {
+            "needs at least one corner".into()
+        })
     }
 
     /// Power gain at `f` Hz (see the type's documentation).

@@ -127,7 +127,11 @@ pub fn correlate(
             format!(
                 "{} needs {} spectra (spectra(..., phase={}))",
                 p.method.as_str(),
-                if p.method == CcMethod::Pcc { "phase" } else { "band" },
+                if p.method == CcMethod::Pcc {
+                    "phase"
+                } else {
+                    "band"
+                },
                 p.method == CcMethod::Pcc
             )
         },

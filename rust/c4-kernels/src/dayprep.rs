@@ -168,7 +168,10 @@ pub fn prepare_day(
         .and_then(|m| mute_mask(&spectrum, record, gaps, m));
     let apply = |mut y: Vec<f32>| {
         if let Some(mask) = &mask {
-            y.iter_mut().zip(mask).filter(|(_, &m)| m).for_each(|(v, _)| *v = 0.0);
+            y.iter_mut()
+                .zip(mask)
+                .filter(|(_, &m)| m)
+                .for_each(|(v, _)| *v = 0.0);
         }
         y
     };

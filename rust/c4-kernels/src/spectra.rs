@@ -96,9 +96,11 @@ impl SpectraParams {
         }
         if let Some(m) = &self.day.mute {
             m.band.validate("mute_band", self.fs)?;
-            ensure(m.factor > 1.0 && m.factor.is_finite(), "mute_factor", || {
-                format!("must be a finite number > 1, got {}", m.factor)
-            })?;
+            ensure(
+                m.factor > 1.0 && m.factor.is_finite(),
+                "mute_factor",
+                || format!("must be a finite number > 1, got {}", m.factor),
+            )?;
         }
         match self.time_norm.method {
             TimeNorm::Multiband => ensure(!self.day.rma_bands.is_empty(), "time_norm", || {
@@ -108,7 +110,10 @@ impl SpectraParams {
                 "rma takes one band".into()
             })?,
             _ => ensure(self.day.rma_bands.is_empty(), "rma_band", || {
-                format!("applies to rma and multiband, not {}", self.time_norm.method.as_str())
+                format!(
+                    "applies to rma and multiband, not {}",
+                    self.time_norm.method.as_str()
+                )
             })?,
         }
         ensure(
@@ -337,7 +342,15 @@ pub fn compute(
                 || PairBuffers::new(p, &*plan),
                 |bufs, mut block| {
                     let c = block.channel;
-                    block_spectra(record(c), record_gaps(c), &none, p, &*plan, bufs, &mut block)
+                    block_spectra(
+                        record(c),
+                        record_gaps(c),
+                        &none,
+                        p,
+                        &*plan,
+                        bufs,
+                        &mut block,
+                    )
                 },
             );
     } else {

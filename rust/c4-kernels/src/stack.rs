@@ -113,9 +113,7 @@ pub fn stack(
             StackMethod::Tfpws { power, fmin, fmax } => {
                 crate::tfpws::tfpws(traces, n_lags, power, fmin, fmax, out)
             }
-            StackMethod::Selective { threshold } => {
-                selective(traces, n_lags, threshold, out, w)
-            }
+            StackMethod::Selective { threshold } => selective(traces, n_lags, threshold, out, w),
         });
     Ok(Stacked { data, weights })
 }
@@ -225,7 +223,11 @@ fn selective(traces: &[f32], n_lags: usize, threshold: f32, out: &mut [f32], wei
     let ref_norm = dot(&reference, &reference).sqrt();
     for (w, d) in weights.iter_mut().zip(traces.chunks(n_lags)) {
         let norm = dot(d, d).sqrt() * ref_norm;
-        let r = if norm > 0.0 { dot(d, &reference) / norm } else { 0.0 };
+        let r = if norm > 0.0 {
+            dot(d, &reference) / norm
+        } else {
+            0.0
+        };
         *w = if r >= f64::from(threshold) { 1.0 } else { 0.0 };
     }
     let kept: f32 = weights.iter().sum();

@@ -15,9 +15,9 @@
 //! Y[n] = Σ_τ c(τ, n)^ν · S_lin(τ, n),                    y = irfft(Y)
 //! ```
 //!
-//! over the `T` traces. The traces are first zero-padded to `N` = the smallest 5-smooth length
-//! >= their length (8001 lags → 8100: a 4x faster FFT, and the Gaussian windows of the voices
-//! no longer wrap from one end of the trace to the other); the result is cut back. Only the
+//! over the `T` traces. The traces are first zero-padded to `N`, the smallest 5-smooth length
+//! not below their length (8001 lags → 8100: a 4x faster FFT, and the Gaussian windows of the
+//! voices no longer wrap from one end of the trace to the other); the result is cut back. Only the
 //! frequency indices `n_lo ..= n_hi` of the padded length are computed; the others (and DC) are
 //! 0 in the result, so the stack is band-limited to them. With identical traces `c = 1` and
 //! the result is the trace (band-limited to `n_lo ..= n_hi`).
@@ -61,17 +61,24 @@ pub fn tfpws(traces: &[f32], n_lags: usize, power: f32, fmin: f32, fmax: f32, ou
     let weighted: Vec<(usize, Complex32)> = range
         .into_par_iter()
         .map_init(
-            || (fft::zeros(n), fft::zeros(n), fft::zeros(inverse.get_inplace_scratch_len())),
+            || {
+                (
+                    fft::zeros(n),
+                    fft::zeros(n),
+                    fft::zeros(inverse.get_inplace_scratch_len()),
+                )
+            },
             |(voice, phasors, scratch), k| {
                 let gauss = gaussian(n, k);
                 phasors.fill(Complex32::new(0.0, 0.0));
                 for s in &spectra {
                     s_voice(s, k, &gauss, voice);
                     inverse.process_with_scratch(voice, scratch);
+                    // Magnitudes as sqrt(re² + im²), not `norm` (hypot is several times slower).
                     for (p, v) in phasors.iter_mut().zip(voice.iter()) {
-                        let a = v.norm();
-                        if a > 0.0 {
-                            *p += v / a;
+                        let a2 = v.norm_sqr();
+                        if a2 > 0.0 {
+                            *p += v * (1.0 / a2.sqrt());
                         }
                     }
                 }
@@ -81,7 +88,10 @@ pub fn tfpws(traces: &[f32], n_lags: usize, power: f32, fmin: f32, fmax: f32, ou
                 let sum: Complex32 = voice
                     .iter()
                     .zip(phasors.iter())
-                    .map(|(v, p)| v * ((p.norm() / n_traces as f32).powf(power) * scale))
+                    .map(|(v, p)| {
+                        let c = p.norm_sqr().sqrt() / n_traces as f32;
+                        v * (c.powf(power) * scale)
+                    })
                     .sum();
                 (k, sum)
             },
@@ -108,7 +118,11 @@ fn gaussian(n: usize, k: usize) -> Vec<f32> {
     let c = -2.0 * std::f64::consts::PI.powi(2) / (k as f64 * k as f64);
     (0..n)
         .map(|i| {
-            let m = if 2 * i <= n { i as f64 } else { i as f64 - n as f64 };
+            let m = if 2 * i <= n {
+                i as f64
+            } else {
+                i as f64 - n as f64
+            };
             (c * m * m).exp() as f32
         })
         .collect()

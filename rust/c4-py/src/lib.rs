@@ -292,8 +292,16 @@ fn spectra<'py>(
         l.n_bins,
         array(py, s.valid, shape)?,
         qc_arrays(py, &s.qc, shape)?,
-        array(py, s.qc.iter().map(|q| q.rejection(&p.qc) as u8).collect(), shape)?,
-        array(py, s.muted.iter().map(|&m| m as u64).collect(), [l.n_channels])?,
+        array(
+            py,
+            s.qc.iter().map(|q| q.rejection(&p.qc) as u8).collect(),
+            shape,
+        )?,
+        array(
+            py,
+            s.muted.iter().map(|&m| m as u64).collect(),
+            [l.n_channels],
+        )?,
         s.offset,
         s.nfft,
     ))
