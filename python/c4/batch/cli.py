@@ -1,4 +1,4 @@
-"""CLI of the Batch commands: ``c4 submit``, ``c4 status``, ``c4 local``, ``c4 iam-policy``.
+"""CLI of the Batch commands: ``c4 submit``, ``status``, ``local``, ``iam-policy``, ``teardown``.
 
 Each command parses options, calls one library function of :mod:`c4.batch`, and turns domain
 errors into a message and a non-zero exit (2: bad input, nothing sent; 1: AWS or child failure).
@@ -158,38 +158,62 @@ def _submit(
         selection = _rerun_selection(cfg, rerun)
     else:
         selection = sub.select_shards(cfg, months, start)
-    prepared = sub.prepare(cfg, selection, config_url=url, region=cfg.batch.region)
+    if stations is not None:
+        size = est.campaign_size(cfg, stations, "--stations")
+    else:
+        size = est.campaign_size(cfg, est.count_stations(cfg), "data.stations metadata")
+    region = cfg.batch.region or _default_region()
+    prepared = sub.prepare(cfg, selection, config_url=url, size=size, region=region,
+                           strict=not dry_run)
     if dry_run:
-        n_stations = stations if stations is not None else est.count_stations(cfg)
-        estimate = est.estimate(cfg, selection.shards, n_stations)
         _warn(prepared.warnings)
         doc = {
             "requests": prepared.plan.as_json_dict(),
             "shards": selection.shards,
-            "estimate": estimate.to_json_dict(),
+            "estimate": prepared.estimate.to_json_dict(),
+            "problems": prepared.errors,
             "warnings": prepared.warnings,
+            "filled_in_by_submit": {
+                "batch.create_compute_environment": "computeResources.launchTemplate.version: "
+                "the template version found or created (1 for a new template); "
+                "computeEnvironmentName for a blue/green replacement",
+                "batch.register_job_definition": "containerProperties.image: the tag's "
+                "digest (repo@sha256:...) when ECR knows it",
+            },
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        if prepared.errors:
+            err.print("[red]error:[/red] a real submit would be refused:", highlight=False)
+            for line in prepared.errors:
+                err.print(f"  - {line}", highlight=False, markup=False)
+            raise typer.Exit(2)
         return
-    if not url.startswith("s3://"):
-        raise sub.SubmitError(
-            f"the job cannot read {url!r}: copy c4.toml to S3 and pass --config-url s3://..."
-        )
     _warn(prepared.warnings)
-    done = sub.send_plan(prepared, sub.session_for(cfg.batch.region))
+    done = sub.send_plan(prepared, sub.session_for(region))
     table = Table(title="c4 submit")
-    table.add_column("resource")
-    table.add_column("name")
-    table.add_column("action")
+    for col in ("resource", "name", "action", "detail"):
+        table.add_column(col)
     for r in done.resources:
-        table.add_row(r.kind, r.name, r.action)
-    table.add_row("job", done.job_name, f"{done.size} child(ren)")
+        table.add_row(r.kind, r.name, r.action, r.detail)
+    table.add_row("job", done.job_name, f"{done.size} child(ren)", "")
     out.print(table)
-    if done.shard_map is not None:
+    for note in done.notes:
+        err.print(f"note: {note}", highlight=False, markup=False)
+    if done.shard_map is not None and done.size > 1:
         from c4.batch.status import ranges
 
         out.print(f"shard map (child i runs shard map[i]): {ranges(done.shard_map)}")
+    elif done.size == 1:
+        out.print(f"one shard ({selection.shards[0]}): a plain job running "
+                  f"--index {selection.shards[0]}", highlight=False)
     out.print(f"Submitted job {done.job_id} ({done.size} children)", highlight=False)
+
+
+def _default_region() -> str | None:
+    """The region boto3 would use (environment or profile), read offline."""
+    import boto3
+
+    return boto3.Session().region_name
 
 
 def _rerun_selection(cfg: Any, job_id: str) -> Any:
@@ -261,7 +285,7 @@ def _print_report(report: Any) -> None:
     out.print(table)
     failed = report.failed()
     if failed:
-        ft = Table(title="failed children")
+        ft = Table(title=f"failed children (logs in CloudWatch group {report.log_group})")
         for col in ("child", "shard", "status reason", "log stream"):
             ft.add_column(col)
         for c in failed:
@@ -310,6 +334,7 @@ class RoleChoice(str, Enum):
     job = "job"
     instance = "instance"
     service = "service"
+    submitter = "submitter"
 
 
 class DocumentChoice(str, Enum):
@@ -318,45 +343,116 @@ class DocumentChoice(str, Enum):
     trust = "trust"
 
 
+def _account_of(cfg: Any) -> str | None:
+    """The 12-digit account in the config's ARNs or ECR image, if any."""
+    import re
+
+    b = cfg.batch
+    for value in (b.job_role_arn, b.image, b.service_role_arn, b.instance_role):
+        match = re.search(r"(?<![0-9])([0-9]{12})(?![0-9])", value or "")
+        if match:
+            return match.group(1)
+    return None
+
+
 def iam_policy_command(
-    kind: Annotated[RoleChoice, typer.Argument(help="job, instance or service role.")],
+    kind: Annotated[RoleChoice, typer.Argument(help="job, instance, service or submitter.")],
     input_url: str | None = typer.Option(None, "--input", help="s3://bucket/prefix jobs read."),
     output_url: str | None = typer.Option(None, "--output", help="s3://bucket/prefix written."),
     config_url: str | None = typer.Option(None, "--config-url", help="s3:// c4.toml jobs read."),
     config: str | None = typer.Option(
-        None, "--config", "-c", help="c4.toml whose data.source/output.output fill the defaults."
+        None, "--config", "-c",
+        help="c4.toml whose data.source, output.output, names and ARNs fill the defaults "
+        "(an s3:// --config is also the config the job reads).",
     ),
+    account: str | None = typer.Option(
+        None, "--account", help="AWS account id for trust conditions and resource ARNs."),
+    region: str | None = typer.Option(None, "--region", help="Region of the resources."),
+    kms_key: Annotated[
+        list[str] | None,
+        typer.Option("--kms-key", help="KMS key ARN of an SSE-KMS bucket (repeatable)."),
+    ] = None,
     document: Annotated[
         DocumentChoice,
-        typer.Option(help="full (all of it), policy (the inline policy, job only) or trust."),
+        typer.Option(help="full (all of it), policy (the inline policy) or trust."),
     ] = DocumentChoice.full,
 ) -> None:
-    """Print least-privilege IAM policies (JSON) for the job, instance or service role."""
-    from c4.batch.iam import role_description
+    """Print least-privilege IAM policies (JSON) for the job, instance, service role or the
+    submitter (who runs c4 submit, status and teardown)."""
+    from c4.batch.config import BatchConfig
+    from c4.batch.iam import role_arn, role_description, submitter_policy
+    from c4.batch.submit import SubmitError
 
     with _domain_errors():
+        batch_cfg = BatchConfig()
         if config is not None:
             cfg = _load(config, [])
+            batch_cfg = cfg.batch
             input_url = input_url or cfg.data.source
             output_url = output_url or cfg.output.output
+            account = account or _account_of(cfg)
+            region = region or cfg.batch.region
+            if config_url is None and config.startswith("s3://"):
+                config_url = config
+            elif config_url is None and kind is RoleChoice.job:
+                _warn(["the job must read its config: pass --config-url s3://... (the copy of "
+                       f"{config} on S3) to grant it"])
         try:
-            desc = role_description(kind.value, input_url, output_url, config_url)
+            if kind is RoleChoice.submitter:
+                if not account:
+                    raise ValueError("the submitter policy names your resources: pass "
+                                     "--account 123456789012 (or a --config holding it)")
+                roles = [role_arn(account, batch_cfg.instance_role.rsplit("/", 1)[-1])]
+                roles += [r for r in (batch_cfg.job_role_arn, batch_cfg.service_role_arn) if r]
+                doc = submitter_policy(
+                    account, region, pass_roles=roles, output_url=output_url,
+                    config_url=config_url, names={
+                        "compute_environment": batch_cfg.compute_environment,
+                        "job_queue": batch_cfg.job_queue,
+                        "job_definition": batch_cfg.job_definition,
+                        "log_group": batch_cfg.log_group,
+                    })
+                sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+                return
+            desc = role_description(kind.value, input_url, output_url, config_url,
+                                    account=account, region=region, kms_keys=kms_key)
         except ValueError as exc:
-            from c4.batch.submit import SubmitError
-
             raise SubmitError(str(exc)) from None
         if document is DocumentChoice.trust:
             doc = desc["AssumeRolePolicyDocument"]
         elif document is DocumentChoice.policy:
             if "PolicyDocument" not in desc:
-                raise_msg = f"the {kind.value} role has only managed policies: "
-                from c4.batch.submit import SubmitError
-
-                raise SubmitError(raise_msg + ", ".join(desc["ManagedPolicyArns"]))
+                raise SubmitError(f"the {kind.value} role has only managed policies: "
+                                  + ", ".join(desc["ManagedPolicyArns"]))
             doc = desc["PolicyDocument"]
         else:
             doc = desc
     sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+
+
+def teardown_command(
+    config: str = typer.Option("c4.toml", "--config", "-c", envvar="C4_CONFIG",
+                               help="c4.toml whose [batch] names the resources."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be removed."),
+    force: bool = typer.Option(False, "--force",
+                               help="Remove the queue even with active jobs (AWS ends them)."),
+    keep_logs: bool = typer.Option(False, "--keep-logs", help="Keep the CloudWatch log group."),
+    region: str | None = typer.Option(None, help="batch.region"),
+) -> None:
+    """Remove the job queue, compute environments, job definition, launch template and log
+    group that c4 submit created (results, AMI, image and roles stay)."""
+    from c4.batch.submit import SubmitError, session_for
+    from c4.batch.teardown import TeardownRefused, teardown
+
+    with _domain_errors():
+        cfg = _load(config, [f"batch.region={_quote(region)}"] if region else [])
+        try:
+            report = teardown(session_for(cfg.batch.region), cfg.batch, dry_run=dry_run,
+                              force=force, keep_logs=keep_logs)
+        except TeardownRefused as exc:
+            raise SubmitError(str(exc)) from None
+    for line in report.lines:
+        out.print(line, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -365,3 +461,4 @@ def register(app: typer.Typer) -> None:
     app.command("status")(status_command)
     app.command("local")(local_command)
     app.command("iam-policy")(iam_policy_command)
+    app.command("teardown")(teardown_command)
