@@ -13,7 +13,6 @@ import boto3
 from c4.cli import app
 from typer.testing import CliRunner
 
-
 JOB_ROLE = "arn:aws:iam::123456789012:role/c4-job"
 OFFLINE_IMAGE = "123456789012.dkr.ecr.us-west-2.amazonaws.com/c4:test"
 
@@ -132,7 +131,7 @@ def names_exist(suffix: str) -> dict[str, bool]:
     batch, ec2 = boto3.client("batch"), boto3.client("ec2")
     ces = batch.describe_compute_environments(computeEnvironments=[f"c4-ce-{suffix}"])
     queues = batch.describe_job_queues(jobQueues=[f"c4-q-{suffix}"])
-    jds = batch.describe_job_definitions(jobDefinitionName=f"c4-jd-{suffix}")
+    jds = batch.describe_job_definitions(jobDefinitionName=f"c4-jd-{suffix}", status="ACTIVE")
     templates = ec2.describe_launch_templates()["LaunchTemplates"]
     return {
         "compute environment": bool(ces["computeEnvironments"]),
@@ -147,6 +146,7 @@ class SentRequests:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.submitted: Any = None
 
     def session(self, region: str = "us-west-2") -> Any:
         """A boto3 session whose clients report their parameters here."""

@@ -250,6 +250,8 @@ def role_description(
     if kind == "job":
         if not input_url or not output_url:
             raise ValueError("the job policy needs --input s3://bucket/prefix and --output ...")
+        _split(input_url, "--input")
+        _split(output_url, "--output")
         if not account:
             raise ValueError(
                 "the job role's trust policy names your account: pass --account 123456789012 "
@@ -257,8 +259,7 @@ def role_description(
             )
     out: dict[str, Any] = {
         "Role": kind, "AssumeRolePolicyDocument": trust_policy(kind, account, region)}
-    if kind == "job":
-        assert input_url and output_url
+    if kind == "job" and input_url and output_url:
         out["ManagedPolicyArns"] = []
         out["PolicyDocument"] = job_policy(input_url, output_url, config_url, kms_keys)
     elif kind == "instance":

@@ -121,14 +121,22 @@ def ensure_job_queue(
                 "; fix it in the console or delete it (c4 teardown) and submit again"
             )
         return ResourceResult("job queue", name, "unchanged", current["jobQueueArn"])
+    # UpdateJobQueue takes names or ARNs; ARNs are unambiguous (and all moto accepts).
+    order = [{**o, "computeEnvironment": _environment_arn(batch, o["computeEnvironment"])}
+             for o in request["computeEnvironmentOrder"]]
     batch.update_job_queue(
         jobQueue=name,
         state=request["state"],
         priority=request["priority"],
-        computeEnvironmentOrder=request["computeEnvironmentOrder"],
+        computeEnvironmentOrder=order,
     )
     wait_valid(batch, "job queue", name, wait_s)
     return ResourceResult("job queue", name, "updated", current["jobQueueArn"])
+
+
+def _environment_arn(batch: Any, name: str) -> str:
+    found = batch.describe_compute_environments(computeEnvironments=[name])["computeEnvironments"]
+    return str(found[0]["computeEnvironmentArn"]) if found else name
 
 
 def ensure_job_definition(batch: Any, request: dict[str, Any]) -> ResourceResult:
