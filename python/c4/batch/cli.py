@@ -1,4 +1,5 @@
-"""CLI of the Batch commands: ``c4 submit``, ``status``, ``local``, ``iam-policy``, ``teardown``.
+"""CLI of the Batch commands ``c4 submit``, ``status`` and ``local``; the account-level commands
+``iam-policy`` and ``teardown`` are in :mod:`c4.batch.account_cli`.
 
 Each command parses options, calls one library function of :mod:`c4.batch`, and turns domain
 errors into a message and a non-zero exit (2: bad input, nothing sent; 1: AWS or child failure).
@@ -10,7 +11,6 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,7 +24,7 @@ LOG_DIR = Path("c4-local-logs")
 
 
 @contextmanager
-def _domain_errors() -> Iterator[None]:
+def domain_errors() -> Iterator[None]:
     """Map user mistakes to exit 2 and AWS failures to exit 1, without tracebacks."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -48,18 +48,18 @@ def _domain_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _quote(value: Any) -> str:
+def quote(value: Any) -> str:
     """A TOML value for ``section.key=value`` overrides (JSON strings/arrays are valid TOML)."""
     return json.dumps(value)
 
 
-def _load(config: str | None, overrides: list[str]) -> Any:
+def load(config: str | None, overrides: list[str]) -> Any:
     from c4.config import load_config
 
     return load_config(config, overrides)
 
 
-def _warn(lines: list[str]) -> None:
+def warn(lines: list[str]) -> None:
     for line in lines:
         err.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
 
@@ -130,12 +130,12 @@ def submit_command(
     }
     lists = {"instance_types": instance_types, "subnets": subnets,
              "security_groups": security_groups}
-    overrides = [f"batch.{k}={_quote(v)}" for k, v in options.items() if v is not None]
+    overrides = [f"batch.{k}={quote(v)}" for k, v in options.items() if v is not None]
     overrides += [
-        f"batch.{k}={_quote([s.strip() for s in v.split(',') if s.strip()])}"
+        f"batch.{k}={quote([s.strip() for s in v.split(',') if s.strip()])}"
         for k, v in lists.items() if v is not None
     ]
-    with _domain_errors():
+    with domain_errors():
         _submit(config, config_url, months, start, rerun, dry_run, stations,
                 overrides + list(set_ or []))
 
@@ -147,7 +147,7 @@ def _submit(
     from c4.batch import estimate as est
     from c4.batch import submit as sub
 
-    cfg = _load(config, overrides)
+    cfg = load(config, overrides)
     url = config_url or config
     if rerun is not None:
         if dry_run:
@@ -166,7 +166,7 @@ def _submit(
     prepared = sub.prepare(cfg, selection, config_url=url, size=size, region=region,
                            strict=not dry_run)
     if dry_run:
-        _warn(prepared.warnings)
+        warn(prepared.warnings)
         doc = {
             "requests": prepared.plan.as_json_dict(),
             "shards": selection.shards,
@@ -188,7 +188,13 @@ def _submit(
                 err.print(f"  - {line}", highlight=False, markup=False)
             raise typer.Exit(2)
         return
-    _warn(prepared.warnings)
+    warn(prepared.warnings)
+    e = prepared.estimate
+    err.print(f"estimate: {e.vcpu_hours:,.0f} vCPU-hours, {e.costs.total_spot:,.2f} USD on Spot "
+              f"({e.costs.total_on_demand:,.2f} on demand), results "
+              f"{e.costs.results_storage_per_month:,.2f} USD/month; timeout "
+              f"{e.timeout_s / 3600:.0f} h per attempt (c4 submit --dry-run lists every term)",
+              highlight=False)
     done = sub.send_plan(prepared, sub.session_for(region))
     table = Table(title="c4 submit")
     for col in ("resource", "name", "action", "detail"):
@@ -224,7 +230,7 @@ def _rerun_selection(cfg: Any, job_id: str) -> Any:
     report = st.job_report(batch, job_id)
     active = [c for c in report.children if c.status not in ("SUCCEEDED", "FAILED")]
     if active:
-        _warn([f"{len(active)} children of {job_id} have not finished; only FAILED ones rerun"])
+        warn([f"{len(active)} children of {job_id} have not finished; only FAILED ones rerun"])
     completed = _completed_or_none(cfg)
     return sub.rerun_selection([c.index for c in report.failed()],
                                [c.shard for c in report.children], completed)
@@ -236,7 +242,7 @@ def _completed_or_none(cfg: Any) -> set[int] | None:
     try:
         return manifest_shards(cfg.output.output, cfg.data.endpoint_url)
     except Exception as exc:  # the manifest refines the answer; never block on it
-        _warn([f"could not read the output manifest at {cfg.output.output}: {exc}"])
+        warn([f"could not read the output manifest at {cfg.output.output}: {exc}"])
         return None
 
 
@@ -253,12 +259,12 @@ def status_command(
     from c4.batch import status as st
     from c4.batch.submit import session_for
 
-    with _domain_errors():
+    with domain_errors():
         report = st.job_report(session_for(region).client("batch"), job_id)
         source = config or report.config_url
         if source:
             try:
-                cfg = _load(source, [])
+                cfg = load(source, [])
                 done = st.manifest_shards(cfg.output.output, cfg.data.endpoint_url)
                 report.completed_shards = sorted(done)
             except Exception as exc:  # report the job even when the manifest is unreadable
@@ -315,8 +321,8 @@ def local_command(
     from c4.batch import local as loc
     from c4.batch.submit import select_shards
 
-    with _domain_errors():
-        cfg = _load(config, [])
+    with domain_errors():
+        cfg = load(config, [])
         selection = select_shards(cfg, months, start)
     runs = loc.run_local(loc.correlate_command(config), selection.size, workers, logs,
                          shard_map=selection.shard_map, console=err)
@@ -330,135 +336,12 @@ def local_command(
         raise typer.Exit(1)
 
 
-class RoleChoice(str, Enum):
-    job = "job"
-    instance = "instance"
-    service = "service"
-    submitter = "submitter"
-
-
-class DocumentChoice(str, Enum):
-    full = "full"
-    policy = "policy"
-    trust = "trust"
-
-
-def _account_of(cfg: Any) -> str | None:
-    """The 12-digit account in the config's ARNs or ECR image, if any."""
-    import re
-
-    b = cfg.batch
-    for value in (b.job_role_arn, b.image, b.service_role_arn, b.instance_role):
-        match = re.search(r"(?<![0-9])([0-9]{12})(?![0-9])", value or "")
-        if match:
-            return match.group(1)
-    return None
-
-
-def iam_policy_command(
-    kind: Annotated[RoleChoice, typer.Argument(help="job, instance, service or submitter.")],
-    input_url: str | None = typer.Option(None, "--input", help="s3://bucket/prefix jobs read."),
-    output_url: str | None = typer.Option(None, "--output", help="s3://bucket/prefix written."),
-    config_url: str | None = typer.Option(None, "--config-url", help="s3:// c4.toml jobs read."),
-    config: str | None = typer.Option(
-        None, "--config", "-c",
-        help="c4.toml whose data.source, output.output, names and ARNs fill the defaults "
-        "(an s3:// --config is also the config the job reads).",
-    ),
-    account: str | None = typer.Option(
-        None, "--account", help="AWS account id for trust conditions and resource ARNs."),
-    region: str | None = typer.Option(None, "--region", help="Region of the resources."),
-    kms_key: Annotated[
-        list[str] | None,
-        typer.Option("--kms-key", help="KMS key ARN of an SSE-KMS bucket (repeatable)."),
-    ] = None,
-    document: Annotated[
-        DocumentChoice,
-        typer.Option(help="full (all of it), policy (the inline policy) or trust."),
-    ] = DocumentChoice.full,
-) -> None:
-    """Print least-privilege IAM policies (JSON) for the job, instance, service role or the
-    submitter (who runs c4 submit, status and teardown)."""
-    from c4.batch.config import BatchConfig
-    from c4.batch.iam import role_arn, role_description, submitter_policy
-    from c4.batch.submit import SubmitError
-
-    with _domain_errors():
-        batch_cfg = BatchConfig()
-        if config is not None:
-            cfg = _load(config, [])
-            batch_cfg = cfg.batch
-            input_url = input_url or cfg.data.source
-            output_url = output_url or cfg.output.output
-            account = account or _account_of(cfg)
-            region = region or cfg.batch.region
-            if config_url is None and config.startswith("s3://"):
-                config_url = config
-            elif config_url is None and kind is RoleChoice.job:
-                _warn(["the job must read its config: pass --config-url s3://... (the copy of "
-                       f"{config} on S3) to grant it"])
-        try:
-            if kind is RoleChoice.submitter:
-                if not account:
-                    raise ValueError("the submitter policy names your resources: pass "
-                                     "--account 123456789012 (or a --config holding it)")
-                roles = [role_arn(account, batch_cfg.instance_role.rsplit("/", 1)[-1])]
-                roles += [r for r in (batch_cfg.job_role_arn, batch_cfg.service_role_arn) if r]
-                doc = submitter_policy(
-                    account, region, pass_roles=roles, output_url=output_url,
-                    config_url=config_url, names={
-                        "compute_environment": batch_cfg.compute_environment,
-                        "job_queue": batch_cfg.job_queue,
-                        "job_definition": batch_cfg.job_definition,
-                        "log_group": batch_cfg.log_group,
-                    })
-                sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-                return
-            desc = role_description(kind.value, input_url, output_url, config_url,
-                                    account=account, region=region, kms_keys=kms_key)
-        except ValueError as exc:
-            raise SubmitError(str(exc)) from None
-        if document is DocumentChoice.trust:
-            doc = desc["AssumeRolePolicyDocument"]
-        elif document is DocumentChoice.policy:
-            if "PolicyDocument" not in desc:
-                raise SubmitError(f"the {kind.value} role has only managed policies: "
-                                  + ", ".join(desc["ManagedPolicyArns"]))
-            doc = desc["PolicyDocument"]
-        else:
-            doc = desc
-    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-
-
-def teardown_command(
-    config: str = typer.Option("c4.toml", "--config", "-c", envvar="C4_CONFIG",
-                               help="c4.toml whose [batch] names the resources."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be removed."),
-    force: bool = typer.Option(False, "--force",
-                               help="Remove the queue even with active jobs (AWS ends them)."),
-    keep_logs: bool = typer.Option(False, "--keep-logs", help="Keep the CloudWatch log group."),
-    region: str | None = typer.Option(None, help="batch.region"),
-) -> None:
-    """Remove the job queue, compute environments, job definition, launch template and log
-    group that c4 submit created (results, AMI, image and roles stay)."""
-    from c4.batch.submit import SubmitError, session_for
-    from c4.batch.teardown import TeardownRefused, teardown
-
-    with _domain_errors():
-        cfg = _load(config, [f"batch.region={_quote(region)}"] if region else [])
-        try:
-            report = teardown(session_for(cfg.batch.region), cfg.batch, dry_run=dry_run,
-                              force=force, keep_logs=keep_logs)
-        except TeardownRefused as exc:
-            raise SubmitError(str(exc)) from None
-    for line in report.lines:
-        out.print(line, highlight=False)
-
-
 def register(app: typer.Typer) -> None:
     """Add the Batch commands to the top-level ``c4`` app."""
     app.command("submit")(submit_command)
     app.command("status")(status_command)
     app.command("local")(local_command)
+    from c4.batch.account_cli import iam_policy_command, teardown_command
+
     app.command("iam-policy")(iam_policy_command)
     app.command("teardown")(teardown_command)
