@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from c4.batch.config import BatchConfig
+from c4.batch.rules import IMAGE_PLACEHOLDER
 from c4.shards import SHARD_MAP_ENV  # "C4_SHARD_MAP": "3,7,11", child i runs shard map[i]
 
 SPEC_TAG = "c4-spec-sha256"
@@ -27,7 +28,6 @@ CONFIG_ENV = "C4_CONFIG"
 """Location of ``c4.toml`` for the job (also passed as ``--config``)."""
 SCRATCH_VOLUME = "scratch"
 LOG_STREAM_PREFIX = "c4"
-IMAGE_PLACEHOLDER = "<batch.image>"
 
 # RetryStrategy.evaluateOnExit, first match wins (Batch API reference, EvaluateOnExit;
 # "Automated job retries" in the user guide names the reasons below):

@@ -20,6 +20,8 @@ MIN_TIMEOUT_S = 60
 MAX_EVALUATE_ON_EXIT = 5
 MAX_UPDATE_TIMEOUT_MIN = 360
 MAX_TAGS = 50
+IMAGE_PLACEHOLDER = "<batch.image>"
+"""What a plan shows for an unset ``batch.image`` (a real submit refuses it)."""
 
 # ContainerProperties.image (Batch API reference): "Up to 255 letters (uppercase and
 # lowercase), numbers, hyphens, underscores, colons, periods, forward slashes, and number signs
@@ -57,7 +59,7 @@ _EXIT_CODE = re.compile(r"^(?=.)[0-9]{0,511}\*?$")
 
 def image_problems(image: str | None) -> list[str]:
     """Why AWS could not pull ``image`` for c4 (no host: it would come from Docker Hub)."""
-    if not image:
+    if not image or image == IMAGE_PLACEHOLDER:
         return [
             "batch.image is unset: push the `docker build .` image to ECR (docs/aws.md, step 3) "
             "and set batch.image = '<account>.dkr.ecr.<region>.amazonaws.com/c4:<version>'"
