@@ -225,3 +225,31 @@ def test_replacement_names_follow_the_settings() -> None:
     assert replacement_name(a) != replacement_name(_request(ami="ami-2"))
     longest = _request(compute_environment="c" * 119)
     assert len(replacement_name(longest)) == 128  # the longest name AWS accepts
+
+
+def test_a_replaced_environment_is_kept_while_its_tasks_are_unknown(
+    account: Account, tmp_path: Path
+) -> None:
+    # Deleting an environment ends its jobs: c4 deletes one only when ECS says no task runs.
+    from c4.batch.environment import retire_environments
+    from c4.batch.requests import BASE_TAG
+
+    config, s = write_config(tmp_path / "c4.toml", account)
+    first = submit(config)
+    old = dict(first.last("batch.create_compute_environment"),
+               computeEnvironmentName=f"c4-ce-{s}-00000000")
+    old["tags"] = {**old["tags"], BASE_TAG: f"c4-ce-{s}"}
+    batch = boto3.client("batch")
+    batch.create_compute_environment(**old)
+    kept = retire_environments(batch, None, f"c4-ce-{s}", f"c4-q-{s}", settle_s=5)
+    assert len(kept) == 1 and "kept while an unknown number" in kept[0]
+    (env,) = batch.describe_compute_environments(
+        computeEnvironments=[old["computeEnvironmentName"]])["computeEnvironments"]
+    assert env["state"] == "DISABLED"  # no new job is placed there
+    gone = retire_environments(batch, boto3.client("ecs"), f"c4-ce-{s}", f"c4-q-{s}",
+                               settle_s=5)
+    assert gone == [f"compute environment {old['computeEnvironmentName']}: deleted "
+                    f"(no longer used by c4-q-{s})"]
+    names = [e["computeEnvironmentName"] for e in
+             batch.describe_compute_environments()["computeEnvironments"]]
+    assert f"c4-ce-{s}" in names  # the one the queue uses stays
