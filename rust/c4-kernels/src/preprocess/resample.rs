@@ -17,7 +17,7 @@ pub const OUTS: usize = 8;
 /// # Panics
 /// If `x` does not hold every sample read.
 pub fn decimate(x: &[f32], base: usize, q: usize, h: &[f32], out: &mut [f32]) {
-    assert_eq!(h.len() % V, 0, "taps are padded to whole vectors");
+    assert!(h.len().is_multiple_of(V), "taps are padded to whole vectors");
     if out.is_empty() {
         return;
     }
@@ -145,7 +145,7 @@ fn dot2(a: &[f32], b: &[f32], x: &[f32]) -> (f32, f32) {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dot2_avx2(a: &[f32], b: &[f32], x: &[f32]) -> (f32, f32) {
     use std::arch::x86_64::*;
-    assert!(a.len() == x.len() && b.len() == x.len() && x.len() % V == 0);
+    assert!(a.len() == x.len() && b.len() == x.len() && x.len().is_multiple_of(V));
     let mut acc = [_mm256_setzero_ps(); 4];
     let mut c = 0;
     while c < x.len() {
