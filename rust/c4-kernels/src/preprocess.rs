@@ -468,6 +468,7 @@ mod tests {
         let values = vec![num_complex::Complex64::new(2000.0, 0.0); 1001];
         let resp = Response {
             values: &values,
+            f0: 0.0,
             df: 0.01,
             pre_filt: [0.05, 0.1, 5.0, 8.0],
             water_level_db: 60.0,

@@ -47,7 +47,7 @@ type SegmentTuple = (f64, f64, usize, usize, usize, &'static str, usize);
 #[pyfunction]
 #[pyo3(signature = (
     samples, starts, rates, out, gaps, fs, *, margin=60.0, taper_fraction=0.05, taper_max=60.0,
-    response=None, response_df=0.0, pre_filt=None, water_level=60.0
+    response=None, response_f0=0.0, response_df=0.0, pre_filt=None, water_level=60.0
 ))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn to_grid<'py>(
@@ -62,6 +62,7 @@ fn to_grid<'py>(
     taper_fraction: f64,
     taper_max: f64,
     response: Option<PyReadonlyArray1<'py, Complex64>>,
+    response_f0: f64,
     response_df: f64,
     pre_filt: Option<[f64; 4]>,
     water_level: f64,
@@ -101,6 +102,7 @@ fn to_grid<'py>(
     let resp = match (values, pre_filt) {
         (Some(values), Some(pre_filt)) => Some(Response {
             values,
+            f0: response_f0,
             df: response_df,
             pre_filt,
             water_level_db: water_level,

@@ -17,7 +17,10 @@ pub const OUTS: usize = 8;
 /// # Panics
 /// If `x` does not hold every sample read.
 pub fn decimate(x: &[f32], base: usize, q: usize, h: &[f32], out: &mut [f32]) {
-    assert!(h.len().is_multiple_of(V), "taps are padded to whole vectors");
+    assert!(
+        h.len().is_multiple_of(V),
+        "taps are padded to whole vectors"
+    );
     if out.is_empty() {
         return;
     }

@@ -1,12 +1,13 @@
 //! Instrument-response removal on the output grid: divide the spectrum by the response (with a
 //! water level), tapered by the pre-filter, as obspy's `remove_response` does.
 //!
-//! The response comes as complex values on a uniform frequency grid from 0 Hz up to at least
-//! the output's Nyquist frequency (the caller evaluates it once per channel-day, e.g. with
-//! obspy's evalresp); each run's FFT bins take it by linear interpolation. The water level is
-//! relative to the largest response on that grid (obspy takes the largest up to the input's
-//! Nyquist frequency; for broadband sensors both are the flat mid-band value). The FFT is f32
-//! and spans at least twice the run so the division does not wrap around.
+//! The response comes as complex values on a uniform frequency grid that spans the pre-filter
+//! (outside it the pre-filter is 0, so nothing else is needed; the caller evaluates it once per
+//! channel epoch, e.g. with obspy's evalresp); each run's FFT bins take it by linear
+//! interpolation. The water level is relative to the largest response on that grid (obspy takes
+//! the largest up to the input's Nyquist frequency; for a sensor that is flat inside the
+//! pre-filter both are its mid-band value). The FFT is f32 and spans at least twice the run so
+//! the division does not wrap around.
 
 use crate::error::{ensure, Result};
 use crate::fft;
@@ -15,8 +16,10 @@ use num_complex::{Complex32, Complex64};
 /// What [`remove`] divides by.
 #[derive(Debug, Clone)]
 pub struct Response<'a> {
-    /// Response (data units per output unit, e.g. counts per m/s) at `k * df` Hz.
+    /// Response (data units per output unit, e.g. counts per m/s) at `f0 + k * df` Hz.
     pub values: &'a [Complex64],
+    /// Frequency of `values[0]`, Hz.
+    pub f0: f64,
     /// Frequency step of `values`, Hz.
     pub df: f64,
     /// Cosine pre-filter corners `f1 < f2 <= f3 < f4`, Hz: 0 below `f1`, rising to 1 at `f2`,
@@ -27,16 +30,11 @@ pub struct Response<'a> {
 }
 
 impl Response<'_> {
-    /// Check the response against the output rate `fs`.
+    /// Check the response and its pre-filter against the output rate `fs`.
     pub fn check(&self, fs: f64) -> Result<()> {
         ensure(self.values.len() >= 2, "response", || {
             "needs at least two frequencies".into()
         })?;
-        ensure(
-            self.df > 0.0 && (self.values.len() - 1) as f64 * self.df >= fs / 2.0 * (1.0 - 1e-9),
-            "response_df",
-            || format!("response must reach {} Hz (Nyquist)", fs / 2.0),
-        )?;
         ensure(
             self.values
                 .iter()
@@ -52,6 +50,24 @@ impl Response<'_> {
                 format!(
                     "corners must satisfy 0 <= f1 < f2 <= f3 < f4, got {:?}",
                     self.pre_filt
+                )
+            },
+        )?;
+        ensure(f4 <= fs / 2.0, "pre_filt", || {
+            format!(
+                "f4 = {f4} Hz lies above the Nyquist frequency {} Hz",
+                fs / 2.0
+            )
+        })?;
+        let top = self.f0 + (self.values.len() - 1) as f64 * self.df;
+        let tol = 1e-9 * f4;
+        ensure(
+            self.df > 0.0 && self.f0 <= f1 + tol && top >= f4 - tol,
+            "response_df",
+            || {
+                format!(
+                    "the response spans {} to {top} Hz, not the pre-filter's {f1} to {f4} Hz",
+                    self.f0
                 )
             },
         )?;
@@ -76,7 +92,7 @@ impl Response<'_> {
 
     /// The response at `f` Hz, linearly interpolated.
     fn at(&self, f: f64) -> Complex64 {
-        let u = (f / self.df).max(0.0);
+        let u = ((f - self.f0) / self.df).max(0.0);
         let last = self.values.len() - 1;
         let k = (u.floor() as usize).min(last - 1);
         let w = (u - k as f64).min(1.0);
@@ -161,6 +177,7 @@ mod tests {
         let values = [Complex64::new(1.0, 0.0); 2];
         let r = Response {
             values: &values,
+            f0: 0.0,
             df: 10.0,
             pre_filt: [1.0, 2.0, 4.0, 6.0],
             water_level_db: 60.0,
@@ -171,7 +188,12 @@ mod tests {
         assert!((r.taper(5.0) - 0.5).abs() < 1e-12);
         assert_eq!(r.taper(6.5), 0.0);
         assert!(r.check(20.0).is_ok());
-        assert!(r.check(40.0).is_err());
+        assert!(r.check(10.0).is_err()); // f4 above Nyquist
+        let short = Response {
+            df: 5.0,
+            ..r.clone()
+        };
+        assert!(short.check(20.0).is_err()); // the response stops at 5 Hz
         let bad = Response {
             pre_filt: [2.0, 1.0, 4.0, 6.0],
             ..r
@@ -184,23 +206,25 @@ mod tests {
         // R(f) = G exp(-2 pi i f tau): the instrument scales by G and delays by tau, so the
         // corrected record is the input / G, advanced by tau, band-limited by the pre-filter.
         let (fs, n, gain, tau) = (20.0, 8000, 250.0, 0.35);
-        let df = 0.001;
-        let values: Vec<Complex64> = (0..=(fs / 2.0 / df) as usize)
-            .map(|k| Complex64::from_polar(gain, -2.0 * PI * k as f64 * df * tau))
+        // the response is given only where the pre-filter is not 0
+        let (f0, df) = (0.05, 0.001);
+        let values: Vec<Complex64> = (0..=3950)
+            .map(|k| Complex64::from_polar(gain, -2.0 * PI * (f0 + k as f64 * df) * tau))
             .collect();
         let resp = Response {
             values: &values,
+            f0,
             df,
             pre_filt: [0.05, 0.1, 3.0, 4.0],
             water_level_db: 60.0,
         };
-        let f0 = 1.25;
+        let carrier = 1.25;
         let record = |shift: f64| -> Vec<f32> {
             (0..n)
                 .map(|i| {
                     let t = i as f64 / fs - shift;
                     let env = (PI * t * fs / n as f64).sin().powi(2);
-                    (env * (2.0 * PI * f0 * t).sin()) as f32
+                    (env * (2.0 * PI * carrier * t).sin()) as f32
                 })
                 .collect()
         };
@@ -227,6 +251,7 @@ mod tests {
         values[4] = Complex64::new(1.0, 0.0);
         let r = Response {
             values: &values,
+            f0: 0.0,
             df: 2.5,
             pre_filt: [0.0, 0.1, 9.8, 9.9],
             water_level_db: 60.0,
