@@ -5,7 +5,9 @@ callbacks that belong to that call, so a message from one thread's decode lands 
 call's list, or in a callback already freed once that call returned. Here one handler, installed
 for the life of the process, passes libmseed's messages to the thread that is decoding (ctypes
 runs a callback on the thread that called into C), and the decode itself (obspy's compiled
-``readMSEEDBuffer``, which runs without the GIL) runs in parallel on all threads.
+``readMSEEDBuffer``, which runs without the GIL) runs in parallel on all threads. libmseed
+formats messages in one static buffer, so a file that had messages is decoded once more with
+no other decode running, for its own messages (rare: damaged files only).
 
 :func:`read_traces` decodes a miniSEED file into :class:`DecodedTrace` objects, one per
 contiguous segment as libmseed joins records, with the file's libmseed warnings. A file whose
@@ -122,7 +124,8 @@ def _is_data_record(head: bytes) -> bool:
             and head[6:7] in (b"D", b"R", b"Q", b"M"))
 
 
-def _decode(buf: np.ndarray) -> tuple[list[DecodedTrace], list[str]]:
+def _decode(buf: np.ndarray, alone: bool = False) -> tuple[list[DecodedTrace], list[str]]:
+    """Decode ``buf``; ``alone``: with no other decode running."""
     arrays: list[np.ndarray] = []
 
     def allocate(count: int, sampletype: bytes) -> int:
@@ -134,12 +137,19 @@ def _decode(buf: np.ndarray) -> tuple[list[DecodedTrace], list[str]]:
     messages: list[str] = []
     _local.messages = messages
     try:
-        with _gate.shared():
+        with _gate.exclusive() if alone else _gate.shared():
             _lib.setupLogging(_diagnostic_cb, _log_cb)
             lil = _lib.readMSEEDBuffer(buf, len(buf), None, C.c_int8(1), -1, C.c_int8(0),
                                        C.c_int8(0), -1, alloc)
     finally:
         _local.messages = None
+    if messages and not alone:
+        # libmseed formats every message in one static buffer, so with decodes running at
+        # the same time the text may be another file's (whether a file had messages is
+        # right): decode such a file again on its own for its own messages.
+        if lil:
+            _lib.lil_free(lil)
+        return _decode(buf, alone=True)
     errors = [m[len("ERROR:"):].strip() for m in messages if m.startswith("ERROR:")]
     notes = [m[len("INFO:"):].strip() if m.startswith("INFO:") else m
              for m in messages if not m.startswith("ERROR:")]
