@@ -16,7 +16,7 @@ T0 = UTCDateTime(2024, 3, 1, 0, 0, 0, 12_300)
 def _stream(dtype: type, seed: int = 0) -> Stream:
     rng = np.random.default_rng(seed)
     parts = []
-    for k, (start, n) in enumerate([(0.0, 5000), (60.0, 3000)]):  # a gap after 50 s
+    for start, n in [(0.0, 5000), (60.0, 3000)]:  # a gap after 50 s
         data = (rng.standard_normal(n) * 500).astype(dtype)
         parts.append(Trace(data, header={"network": "XX", "station": "ABC", "location": "00",
                                          "channel": "HHZ", "sampling_rate": 100.0,

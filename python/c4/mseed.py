@@ -164,7 +164,8 @@ def _decode(buf: np.ndarray, alone: bool = False) -> tuple[list[DecodedTrace], l
                 s = seg.contents
                 data = arrays.pop(0)
                 if s.sampletype in (b"i", b"f", b"d"):
-                    traces.append(DecodedTrace(*ids, int(s.starttime), float(s.samprate), data))
+                    traces.append(DecodedTrace(ids[0], ids[1], ids[2], ids[3], int(s.starttime),
+                                               float(s.samprate), data))
                 seg = s.next
             node = node.next.contents if node.next else None
     finally:

@@ -297,8 +297,10 @@ class Preprocessor:
             else:
                 results = list(self._executor().map(preprocess_channel, tasks, chunksize=1))
             kept = [r for r in results if r.data is not None]
-            data = np.stack([r.data for r in kept]) if kept else np.empty((0, n), np.float32)
-            gaps = np.stack([r.gaps for r in kept]) if kept else np.empty((0, n), bool)
+            data = (np.stack([r.data for r in kept if r.data is not None]) if kept
+                    else np.empty((0, n), np.float32))
+            gaps = (np.stack([r.gaps for r in kept if r.gaps is not None]) if kept
+                    else np.empty((0, n), bool))
         for r in results:
             for level, msg in r.messages:
                 log.log(level, msg)
