@@ -67,7 +67,10 @@ def test_every_stack_method_matches_the_kernel_on_each_window(method: str) -> No
             expect = kernels.stack(x, method, pws_power=proc.pws_power,
                                    robust_epsilon=proc.robust_epsilon,
                                    robust_max_iter=proc.robust_max_iter,
-                                   nroot_power=proc.nroot_power)
+                                   nroot_power=proc.nroot_power,
+                                   tfpws_band=(proc.freqmin / proc.sampling_rate,
+                                               proc.freqmax / proc.sampling_rate),
+                                   selective_threshold=proc.selective_threshold)
             np.testing.assert_allclose(stacks[method][k, p], expect[0], rtol=1e-5, atol=1e-6)
     # Day 5 is missing: the window centred on it holds days 4 and 6 only.
     centre5 = next(i for i, w in enumerate(windows) if w.first == D0 + dt.timedelta(days=4))

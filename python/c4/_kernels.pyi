@@ -5,9 +5,11 @@ import numpy.typing as npt
 
 __version__: str
 LANES: int
+REJECTIONS: list[str]
 
 __all__ = [
     "LANES",
+    "REJECTIONS",
     "KernelError",
     "__version__",
     "correlate",
@@ -21,6 +23,7 @@ __all__ = [
     "stretch_cc",
     "stretching",
     "time_normalize",
+    "to_grid",
     "unpack",
     "whiten",
     "windows",
@@ -31,7 +34,7 @@ class KernelError(ValueError):
 
 _F32 = npt.NDArray[np.float32]
 _C64 = npt.NDArray[np.complex64]
-_Qc = tuple[_F32, _F32, _F32]
+_Qc = tuple[_F32, _F32, _F32, _F32]
 
 def fast_len(n: int) -> int: ...
 def default_threads() -> int: ...
@@ -77,8 +80,24 @@ def spectra(
     smoothspect_n: int = 1,
     max_gap_fraction: float = 0.0,
     max_std_ratio: float = ...,
+    max_over_std: float = ...,
+    qc_band: tuple[float, float] | None = None,
+    rma_band: tuple[float, float] | None = None,
+    multiband_n: int = 4,
+    mute_factor: float | None = None,
+    mute_band: tuple[float, float] | None = None,
+    phase: bool = False,
     threads: int | None = None,
-) -> tuple[_F32, int, npt.NDArray[np.bool_], _Qc, int, int]: ...
+) -> tuple[
+    _F32,
+    int,
+    npt.NDArray[np.bool_],
+    _Qc,
+    npt.NDArray[np.uint8],
+    npt.NDArray[np.uint64],
+    int,
+    int,
+]: ...
 def correlate(
     packed: _F32,
     n_bins: int,
@@ -90,6 +109,7 @@ def correlate(
     cc_method: str = "xcorr",
     substack: int = 0,
     smoothspect_n: int = 1,
+    phase: bool = False,
     threads: int | None = None,
 ) -> tuple[_F32, npt.NDArray[np.uint32]]: ...
 def stack(
@@ -99,11 +119,30 @@ def stack(
     robust_epsilon: float = 1e-6,
     robust_max_iter: int = 10,
     nroot_power: float = 2.0,
+    tfpws_band: tuple[float, float] = ...,
+    selective_threshold: float = 0.0,
     threads: int | None = None,
 ) -> tuple[_F32, _F32]: ...
 def phase_sum(x: _F32, threads: int | None = None) -> _C64: ...
 def pack(spectra: _C64) -> _F32: ...
 def unpack(packed: _F32, n_bins: int) -> _C64: ...
+def to_grid(
+    samples: list[npt.NDArray[np.int32] | npt.NDArray[np.float32] | npt.NDArray[np.float64]],
+    starts: list[float],
+    rates: list[float],
+    out: _F32,
+    gaps: npt.NDArray[np.bool_],
+    fs: float,
+    *,
+    margin: float = 60.0,
+    taper_fraction: float = 0.05,
+    taper_max: float = 60.0,
+    response: npt.NDArray[np.complex128] | None = None,
+    response_f0: float = 0.0,
+    response_df: float = 0.0,
+    pre_filt: tuple[float, float, float, float] | None = None,
+    water_level: float = 60.0,
+) -> tuple[int, int, list[tuple[float, float, int, int, int, str, int]]]: ...
 _F64 = npt.NDArray[np.float64]
 _I64 = npt.NDArray[np.int64]
 

@@ -68,7 +68,7 @@ def write_synthetic_archive(
     day_length_s: float = 7200.0, fs: float = 10.0, velocity_km_s: float = 3.0,
     aperture_km: float = 60.0, layout: str = "scedc", metadata: str = "stationxml",
     network: str = "SY", channel: str = "HHZ", band: tuple[float, float] | None = (0.05, 2.0),
-    n_sources: int = 400, seed: int = 0,
+    n_sources: int = 400, seed: int = 0, encoding: str = "FLOAT32",
     velocity_changes: Mapping[dt.date, float] | None = None,
 ) -> dict[str, Any]:
     """Write a synthetic archive below ``root``; returns its description (paths, station
@@ -76,7 +76,8 @@ def write_synthetic_archive(
     ``day_length_s`` seconds starting at midnight, at the velocity
     ``velocity_km_s · (1 + dv/v)`` with dv/v from ``velocity_changes``
     (:func:`c4.synthetic.imposed_dvv`; default: constant); ``metadata`` is ``stationxml``
-    (``FDSNstationXML/NET/NET_STA.xml``) or ``csv`` (``stations.csv``)."""
+    (``FDSNstationXML/NET/NET_STA.xml``) or ``csv`` (``stations.csv``); ``encoding`` is
+    ``FLOAT32`` or ``STEIM2`` (int32 counts, as real archives hold them)."""
     from obspy import Trace, UTCDateTime
     from obspy.core.inventory import Channel, Inventory, Network, Site, Station
 
@@ -99,10 +100,12 @@ def write_synthetic_archive(
             key = scedc_key(ch, day) if layout == "scedc" else sds_key(ch, day)
             path = root / key
             path.parent.mkdir(parents=True, exist_ok=True)
-            tr = Trace(data=(rec * 1000).astype(np.float32), header={
+            samples = (np.round(rec * 1000).astype(np.int32) if encoding == "STEIM2"
+                       else (rec * 1000).astype(np.float32))
+            tr = Trace(data=samples, header={
                 "network": ch.network, "station": ch.station, "location": ch.location,
                 "channel": ch.channel, "sampling_rate": fs, "starttime": t0})
-            tr.write(str(path), format="MSEED", encoding="FLOAT32", reclen=4096)
+            tr.write(str(path), format="MSEED", encoding=encoding, reclen=4096)
     if metadata == "csv":
         meta = root / "stations.csv"
         rows = ["network,station,latitude,longitude,elevation"]

@@ -7,7 +7,8 @@ This is what ``c4 correlate`` (and so every Batch array child) runs. For each da
 2. check the scratch directory (exists, ``output.min_free_gb`` free);
 3. list the day's files, choose channels (:func:`c4.sources.select_channels`), download them
    to scratch (S3) in parallel;
-4. preprocess every channel (:mod:`c4.preprocess`, process pool);
+4. preprocess every channel (:mod:`c4.preprocess`: kernels in threads, each channel written in
+   place into one row of the day's records);
 5. whitened window spectra and correlations of all pairs (Rust kernels), pairs in blocks;
 6. write the day's correlations to the results store, one pair partition at a time (pairs of a
    partition are correlated, written and freed before the next), then its manifest entry;
@@ -134,6 +135,8 @@ def make_pairs(channels: list[ChannelId], stations: Stations, config: Config,
                 ("source_latitude", sa.latitude), ("source_longitude", sa.longitude),
                 ("source_elevation", sa.elevation), ("receiver_latitude", sb.latitude),
                 ("receiver_longitude", sb.longitude), ("receiver_elevation", sb.elevation),
+                ("source_orientation", stations.orientations.get(a.id, np.nan)),
+                ("receiver_orientation", stations.orientations.get(b.id, np.nan)),
             ):
                 geo[name].append(value)
     pairs = np.array(idx, np.int64).reshape(-1, 2)
@@ -188,26 +191,24 @@ class _Shard:
                                      p.min_data_fraction, p.remove_response, p.response_output,
                                      pre_filt, inv))
         with t.stage("preprocess"):
-            results = [r for r in pre.run(tasks) if r.data is not None]
-        info["n_channels"] = len(results)
-        kept = [ChannelId.parse(r.channel) for r in results]
+            records = pre.day(tasks)
+        info["n_channels"] = len(records.kept)
+        kept = [ChannelId.parse(r.channel) for r in records.kept]
         pairs, table = make_pairs(kept, self.stations, cfg)
         if len(pairs) == 0:
             log.warning("day %s: no pairs to correlate (%d channels with data)", day, len(kept))
             return {**info, "timings": t.as_dict()}
         threads = p.threads or None
         with t.stage("spectra"):
-            data = np.stack([r.data for r in results])  # type: ignore[misc]
-            gaps = np.stack([r.gaps for r in results])  # type: ignore[misc]
-            spec = kernels.spectra(
-                data, p.sampling_rate, cc_len=p.cc_len, step=p.step, maxlag=p.maxlag,
-                freqmin=p.freqmin, freqmax=p.freqmax, gaps=gaps,
-                taper_fraction=p.taper_fraction, taper_bins=p.taper_bins,
-                time_norm=p.time_norm, smooth_n=p.smooth_n, clip_std=p.clip_std,
-                freq_norm=p.freq_norm, smoothspect_n=p.smoothspect_n,
-                max_gap_fraction=p.max_gap_fraction, max_std_ratio=p.max_std_ratio,
-                threads=threads)
-            del data, gaps
+            spec = kernels.spectra(records.data, p.sampling_rate, gaps=records.gaps,
+                                   threads=threads, **p.spectra_options())
+            names = [r.channel for r in records.kept]
+            del records
+        info["rejected_windows"] = dict(zip(names, spec.rejected_counts(), strict=True))
+        info["windows_per_channel"] = int(spec.valid.shape[1])
+        if spec.muted is not None and spec.muted.any():
+            info["muted_samples"] = {c: int(m) for c, m in zip(names, spec.muted, strict=True)
+                                     if m}
         part_of = partition_of(table["pair"], n_parts)
         n_dropped = 0
         for part in np.unique(part_of):
@@ -257,7 +258,7 @@ class _Shard:
         rep = self.reporter
         rep.event("shard_start", shard=self.index, label=self.label,
                   first_day=self.days[0].isoformat(), last_day=self.days[-1].isoformat())
-        with Preprocessor(cfg.processing.workers) as pre, rep.task(
+        with Preprocessor(cfg.processing.workers, cfg.processing.preprocess) as pre, rep.task(
                 f"shard {self.label}: days", total=len(self.days)) as task:
             for day in self.days:
                 entry = day_entry(self.out, day)

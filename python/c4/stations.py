@@ -44,6 +44,9 @@ class Stations:
 
     coords: dict[str, StationInfo] = field(default_factory=dict)
     inventories: dict[str, Any] = field(default_factory=dict)
+    orientations: dict[str, float] = field(default_factory=dict)
+    """Horizontal channels' azimuths (degrees clockwise from north) per ``NET.STA.LOC.CHA``,
+    from StationXML (the latest epoch's; none for CSV metadata)."""
     xml_keys: dict[str, str] = field(default_factory=dict)
     location: Location | None = None
 
@@ -71,6 +74,10 @@ class Stations:
             self.inventories[sid] = inv
             self.coords[sid] = StationInfo(float(sta.latitude), float(sta.longitude),
                                            float(sta.elevation))
+            for cha in sta.channels:
+                if cha.azimuth is not None and cha.dip is not None and abs(cha.dip) < 45:
+                    cid = f"{sid}.{cha.location_code}.{cha.code}"
+                    self.orientations[cid] = float(cha.azimuth) % 360.0
 
 
 def _resolve(data: DataConfig) -> str:

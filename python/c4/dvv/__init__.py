@@ -11,15 +11,15 @@ windows, method, masks in one call), :mod:`c4.dvv.network` (error-weighted netwo
 :mod:`c4.dvv.product` (``c4 dvv``: a results store in, a Zarr product out),
 :mod:`c4.dvv.figure` (``c4 plot dvv``) and :mod:`c4.dvv.config` (the ``[dvv]`` section).
 
-The method functions live in their modules (``from c4.dvv.stretching import stretching``).
+The method functions live in their modules (``from c4.dvv.stretching import stretching``,
+``from c4.dvv.measure import measure``); importing ``c4.dvv`` (as ``c4.config`` does) needs
+only numpy.
 
 Sign convention: **dv/v > 0 is a faster medium** (arrivals earlier than in the reference);
 ``dt/t = −dv/v``. Values are fractions (0.01 = 1 %).
 """
 
 from c4.dvv.lagwindow import LagWindow, fold, lag_ranges, segments
-from c4.dvv.measure import measure
 from c4.dvv.network import NetworkMean, network_mean
 
-__all__ = ["LagWindow", "NetworkMean", "fold", "lag_ranges", "measure", "network_mean",
-           "segments"]
+__all__ = ["LagWindow", "NetworkMean", "fold", "lag_ranges", "network_mean", "segments"]

@@ -9,7 +9,9 @@
 //! Sign convention: a positive lag means energy travelling from the source channel (first of
 //! the pair) to the receiver (second).
 
+pub mod bandpass;
 pub mod correlate;
+pub mod dayprep;
 pub mod dvv;
 pub mod error;
 pub mod fft;
@@ -18,9 +20,11 @@ pub mod normalize;
 pub mod options;
 pub mod packed;
 pub mod pool;
+pub mod preprocess;
 pub mod smooth;
 pub mod spectra;
 pub mod stack;
+pub mod tfpws;
 pub mod whiten;
 pub mod window;
 
