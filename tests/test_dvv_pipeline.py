@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import tomli_w
+import tomllib
 import xarray as xr
 from c4.config import load_config
 from c4.dvv.figure import dvv_figure
@@ -48,7 +48,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                          band=(0.05, 1.5), velocity_changes={CHANGE: DVV})
     (root / "scratch").mkdir()
     cfg = small_config(arch, root / "out", root / "scratch", stack_methods=["linear"])
-    doc = {**json.loads(cfg.model_dump_json(exclude_none=True)), "dvv": DVV_SECTION}
+    doc = {**tomllib.loads(cfg.to_toml()), "dvv": DVV_SECTION}
     path = root / "c4.toml"
     path.write_text(tomli_w.dumps(doc))
     out: dict[str, Any] = {"root": root, "arch": arch, "path": path,
