@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from c4.config import Config, parse_config
-from c4.sources import ChannelId, scedc_key, sds_key
+from c4.sources import ChannelId, ncedc_key, scedc_key, sds_key
 
 __all__ = ["DemoResult", "demo_config", "run_demo", "station_coords", "write_synthetic_archive"]
 
@@ -67,12 +67,12 @@ def write_synthetic_archive(
     day_length_s: float = 7200.0, fs: float = 10.0, velocity_km_s: float = 3.0,
     aperture_km: float = 60.0, layout: str = "scedc", metadata: str = "stationxml",
     network: str = "SY", channel: str = "HHZ", band: tuple[float, float] | None = (0.05, 2.0),
-    n_sources: int = 400, seed: int = 0,
+    n_sources: int = 400, seed: int = 0, station_file: str = "{network}/{network}_{station}.xml",
 ) -> dict[str, Any]:
     """Write a synthetic archive below ``root``; returns its description (paths, station
     coordinates, ...). Day ``k`` holds an independent diffuse-field record of ``day_length_s``
-    seconds starting at midnight; ``metadata`` is ``stationxml`` (``FDSNstationXML/NET/
-    NET_STA.xml``) or ``csv`` (``stations.csv``)."""
+    seconds starting at midnight; ``layout`` is ``scedc``, ``ncedc`` or ``sds``; ``metadata`` is
+    ``stationxml`` (``FDSNstationXML/`` + ``station_file``) or ``csv`` (``stations.csv``)."""
     from obspy import Trace, UTCDateTime
     from obspy.core.inventory import Channel, Inventory, Network, Site, Station
 
@@ -90,7 +90,7 @@ def write_synthetic_archive(
                                 band=band, seed=seed * 1000 + k + 1)
         t0 = UTCDateTime(day.year, day.month, day.day)
         for ch, rec in zip(ids, records, strict=True):
-            key = scedc_key(ch, day) if layout == "scedc" else sds_key(ch, day)
+            key = {"scedc": scedc_key, "ncedc": ncedc_key, "sds": sds_key}[layout](ch, day)
             path = root / key
             path.parent.mkdir(parents=True, exist_ok=True)
             tr = Trace(data=(rec * 1000).astype(np.float32), header={
@@ -109,7 +109,7 @@ def write_synthetic_archive(
             cha = Channel(channel, "", la, lo, 0.0, 0.0, sample_rate=fs)
             sta = Station(s, la, lo, 0.0, channels=[cha], site=Site(name=f"synthetic {s}"))
             inv = Inventory(networks=[Network(network, stations=[sta])], source="c4 demo")
-            path = meta / network / f"{network}_{s}.xml"
+            path = meta / station_file.format(network=network, station=s)
             path.parent.mkdir(parents=True, exist_ok=True)
             inv.write(str(path), format="STATIONXML")
     return {"root": str(root), "stations": str(meta), "names": names, "xy_km": xy,

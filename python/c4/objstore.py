@@ -102,6 +102,15 @@ def s3_client(anonymous: bool = False, endpoint_url: str = "") -> object:
         return _clients[key]
 
 
+@dataclass(frozen=True, order=True)
+class Entry:
+    """A file of a listing: key relative to the listed location, size in bytes, ETag."""
+
+    key: str
+    size: int
+    etag: str
+
+
 @dataclass(frozen=True)
 class Location:
     """A local directory or S3 prefix; all keys below are relative ``/``-separated paths."""
@@ -163,6 +172,57 @@ class Location:
         if not base.is_dir():
             return []
         return sorted(p.name for p in base.iterdir() if p.is_file())
+
+    def list_entries(self, rel: str = "") -> list[Entry]:
+        """Files directly in ``rel`` (not recursive) with their sizes and ETags, sorted by key.
+
+        Keys are relative to the location. On disk the "ETag" is the modification time in ns,
+        which changes whenever the file is rewritten."""
+        if is_s3(self.url):
+            bucket, prefix = self._s3(rel)
+            pfx = prefix + "/" if prefix else ""
+            root = split_s3(self.url)[1]
+            cut = len(root) + 1 if root else 0
+
+            def page_all() -> list[Entry]:
+                out = []
+                paginator = self.client.get_paginator("list_objects_v2")
+                for page in paginator.paginate(Bucket=bucket, Prefix=pfx, Delimiter="/"):
+                    out += [Entry(o["Key"][cut:], int(o["Size"]), str(o.get("ETag", "")))
+                            for o in page.get("Contents", [])]
+                return out
+
+            return sorted(with_retries(page_all, what=f"listing s3://{bucket}/{pfx}"))
+        base = Path(self.url) / rel
+        if not base.is_dir():
+            return []
+        top = Path(self.url)
+        out = []
+        for p in base.iterdir():
+            if p.is_file():
+                st = p.stat()
+                out.append(Entry(p.relative_to(top).as_posix(), st.st_size, str(st.st_mtime_ns)))
+        return sorted(out)
+
+    def list_dirs(self, rel: str = "") -> list[str]:
+        """Names of the folders directly in ``rel`` (S3: common prefixes), sorted."""
+        if is_s3(self.url):
+            bucket, prefix = self._s3(rel)
+            pfx = prefix + "/" if prefix else ""
+
+            def page_all() -> list[str]:
+                out = []
+                paginator = self.client.get_paginator("list_objects_v2")
+                for page in paginator.paginate(Bucket=bucket, Prefix=pfx, Delimiter="/"):
+                    out += [c["Prefix"][len(pfx):].rstrip("/")
+                            for c in page.get("CommonPrefixes", [])]
+                return out
+
+            return sorted(with_retries(page_all, what=f"listing s3://{bucket}/{pfx}"))
+        base = Path(self.url) / rel
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if p.is_dir())
 
     def exists(self, rel: str) -> bool:
         if is_s3(self.url):
