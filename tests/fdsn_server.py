@@ -6,9 +6,11 @@ web-service specification says.
 Faults on request: :attr:`FdsnServer.faults` maps a target (``"station"``, ``"dataselect"`` or a
 channel id ``NET.STA.LOC.CHA``) to a list of actions used one per matching request (then normal
 service); :attr:`FdsnServer.always` to one action used every time. Actions: ``"429"`` (Too Many
-Requests, ``Retry-After: 0``), ``"500"``, ``"503"``, ``"drop"`` (the connection is closed before
-any answer), ``"truncate"`` (a 200 whose body stops half-way, the connection then closed).
-Every request is recorded in :attr:`FdsnServer.requests` with its User-Agent.
+Requests, ``Retry-After: 0``), any other status such as ``"503"`` or ``"400"``, ``"drop"`` (the
+connection is closed before any answer), ``"truncate"`` (a 200 whose body stops half-way, the
+connection then closed). Every request is recorded in :attr:`FdsnServer.requests` with its
+User-Agent; with :attr:`FdsnServer.delay_s` each answer waits that long, and
+:attr:`FdsnServer.max_in_flight` is the most requests that were ever waiting at once.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import fnmatch
 import io
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +58,9 @@ class FdsnServer:
     faults: dict[str, list[str]] = field(default_factory=dict)
     always: dict[str, str] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
+    delay_s: float = 0.0
+    max_in_flight: int = 0
+    _in_flight: int = 0
     _server: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -106,6 +112,16 @@ class FdsnServer:
         return None
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        # counted while nothing is answered yet, so a client cannot have moved on
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        time.sleep(self.delay_s)
+        with self._lock:
+            self._in_flight -= 1
+        self._answer(h)
+
+    def _answer(self, h: BaseHTTPRequestHandler) -> None:
         url = urllib.parse.urlsplit(h.path)
         params = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
         service = url.path.strip("/").split("/")[1] if url.path.startswith("/fdsnws/") else ""
@@ -132,7 +148,7 @@ class FdsnServer:
         if action == "drop":
             h.close_connection = True
             return
-        if action in ("429", "500", "503", "404"):
+        if action is not None and action.isdigit():
             text = f"Error {action}: injected by the test server\n".encode()
             h.send_response(int(action))
             if action == "429":
@@ -161,7 +177,7 @@ class FdsnServer:
         t0 = UTCDateTime(_param(params, "starttime", "start"))
         t1 = UTCDateTime(_param(params, "endtime", "end"))
         st = Stream([tr for tr in self.stream if self._trace_matches(tr.stats, params)])
-        st = st.slice(t0, t1)
+        st = st.slice(t0, t1, nearest_sample=False)
         st.traces = [tr for tr in st if tr.stats.npts > 0]
         if not st:
             return b""
