@@ -88,7 +88,13 @@ def submit_command(
         False, "--dry-run", help="Print the requests and an estimate as JSON; send nothing."
     ),
     stations: int | None = typer.Option(
-        None, "--stations", help="Station count for the estimate (default: count local metadata)."
+        None, "--stations", help="Station count for the estimate (default: from the archive, "
+        "else the local metadata)."
+    ),
+    archive_size: bool = typer.Option(
+        True, "--archive-size/--no-archive-size",
+        help="Dry run without --stations: list a few days of the archive to count stations, "
+        "channels and bytes (30 s at most)."
     ),
     image: str | None = typer.Option(None, help="batch.image"),
     vcpus: int | None = typer.Option(None, help="batch.vcpus"),
@@ -137,12 +143,13 @@ def submit_command(
     ]
     with _domain_errors():
         _submit(config, config_url, months, start, rerun, dry_run, stations,
-                overrides + list(set_ or []))
+                overrides + list(set_ or []), archive_size)
 
 
 def _submit(
     config: str, config_url: str | None, months: int | None, start: str | None,
     rerun: str | None, dry_run: bool, stations: int | None, overrides: list[str],
+    archive_size: bool = True,
 ) -> None:
     from c4.batch import estimate as est
     from c4.batch import submit as sub
@@ -160,13 +167,26 @@ def _submit(
         selection = sub.select_shards(cfg, months, start)
     prepared = sub.prepare(cfg, selection, config_url=url, region=cfg.batch.region)
     if dry_run:
-        n_stations = stations if stations is not None else est.count_stations(cfg)
-        estimate = est.estimate(cfg, selection.shards, n_stations)
+        n_stations, n_channels, archive = stations, None, None
+        if stations is None and archive_size:
+            from c4.shards import shard_days
+            from c4.sources.sizing import size_archive_within
+
+            days = [d for s in selection.shards for d in shard_days(cfg, s)]
+            archive, why = size_archive_within(cfg, days)
+            if archive is not None:
+                n_stations, n_channels = archive.stations, archive.channels
+            else:
+                prepared.warnings.append(why)
+        if n_stations is None:
+            n_stations = est.count_stations(cfg)
+        estimate = est.estimate(cfg, selection.shards, n_stations, n_channels)
         _warn(prepared.warnings)
         doc = {
             "requests": prepared.plan.as_json_dict(),
             "shards": selection.shards,
             "estimate": estimate.to_json_dict(),
+            "archive": archive.to_json_dict() if archive is not None else None,
             "warnings": prepared.warnings,
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")

@@ -66,13 +66,16 @@ def pairs_per_day(config: Config, stations: int) -> int:
     return pairs + (channels if config.processing.autocorr else 0)
 
 
-def estimate(config: Config, shards: list[int], stations: int | None) -> Estimate:
-    """Estimate for running ``shards`` of ``config`` on ``stations`` stations."""
+def estimate(config: Config, shards: list[int], stations: int | None,
+             channels: int | None = None) -> Estimate:
+    """Estimate for running ``shards`` of ``config`` on ``stations`` stations (``channels``
+    per day when known, e.g. from the archive; else stations x components)."""
     days = sum(len(shard_days(config, s)) for s in shards)
     if stations is None:
         return Estimate(len(shards), days, None, None, None, None, None, None, None, None)
     cfg = config.batch
-    channel_days = days * stations * len(config.data.components)
+    per_day = channels if channels is not None else stations * len(config.data.components)
+    channel_days = days * per_day
     pair_days = days * pairs_per_day(config, stations)
     per_channel = cfg.vcpu_seconds_per_channel_day or (
         PREPROCESS_VCPU_S_PER_CHANNEL_DAY + WHITEN_VCPU_S_PER_CHANNEL_DAY
