@@ -200,3 +200,24 @@ def test_s3_throttling_is_retried_with_backoff(caplog: pytest.LogCaptureFixture)
 
     with pytest.raises(ClientError):
         with_retries(missing, what="get y", base_s=0.001)
+
+
+def test_docs_list_every_layout_with_example_sources_that_validate() -> None:
+    import re
+    import typing
+
+    from c4.config import DataConfig
+
+    doc = (Path(__file__).parents[1] / "docs" / "sources.md").read_text()
+    layouts = typing.get_args(DataConfig.model_fields["layout"].annotation)
+    assert set(layouts) == {"scedc", "ncedc", "sds", "fdsn"}
+    for layout in layouts:
+        (row,) = [line for line in doc.splitlines() if line.startswith(f"| `{layout}` |")]
+        examples = [s for s in re.findall(r"`([^`]+)`", row.split("|")[3])
+                    if s.startswith(("s3://", "https://", "/")) or s.isupper()]
+        assert examples, layout
+        for source in examples:
+            assert parse_config({"data": {"layout": layout, "source": source}})
+    for pattern in parse_config({}).data.station_files:
+        assert f"`{pattern}`" in doc or f'"{pattern}"' in doc
+    assert "2.5x fewer bytes" in doc and "unauthoritative-XML" in doc

@@ -5,8 +5,11 @@ This is what ``c4 correlate`` (and so every Batch array child) runs. For each da
 1. skip it if the manifest says it is complete with the same processing settings (log line
    ``day YYYY-MM-DD already complete, skipping``);
 2. check the scratch directory (exists, ``output.min_free_gb`` free);
-3. list the day's files, choose channels (:func:`c4.sources.select_channels`), download them
-   to scratch (S3) in parallel;
+3. list the day's files (:mod:`c4.sources`, any layout), take each station's metadata epoch
+   covering the day (:mod:`c4.stations`), choose channels (:func:`c4.sources.select_channels`),
+   fetch the files to scratch in parallel; a file that cannot be fetched after retries makes
+   the day *failed*: it is not marked complete, the shard finishes its other days, skips its
+   stack and raises :class:`ShardIncomplete` (``c4 correlate`` exits 1), so a re-run retries it;
 4. preprocess every channel (:mod:`c4.preprocess`, process pool);
 5. whitened window spectra and correlations of all pairs (Rust kernels), pairs in blocks;
 6. write the day's correlations to the results store, one pair partition at a time (pairs of a
