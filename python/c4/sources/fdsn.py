@@ -32,6 +32,7 @@ import os
 import platform
 import random
 import shutil
+import tempfile
 import threading
 import time
 import urllib.error
@@ -149,7 +150,10 @@ class FdsnClient:
                 if exc.code in NO_DATA_STATUS:
                     tmp.unlink(missing_ok=True)
                     return False
-                detail = exc.read(300).decode("utf-8", "replace").strip().splitlines()
+                try:
+                    detail = exc.read(300).decode("utf-8", "replace").strip().splitlines()
+                except (OSError, http.client.HTTPException):
+                    detail = []
                 problem = f"HTTP {exc.code} {exc.reason}" + (f": {detail[0]}" if detail else "")
                 if exc.code not in RETRY_STATUS:
                     tmp.unlink(missing_ok=True)
@@ -244,8 +248,6 @@ class FdsnArchive(Archive):
         if self.cache is not None and self.cache.exists(rel):
             log.info("station metadata of %s from the cache %s", url, self.cache.child(rel).url)
             return read_inventory(io.BytesIO(self.cache.read_bytes(rel)), format="STATIONXML")
-        import tempfile
-
         with tempfile.TemporaryDirectory(prefix="c4-fdsn-") as tmp:
             path = Path(tmp) / "station.xml"
             if not self.client.get(url, path):
@@ -294,8 +296,8 @@ class FdsnArchive(Archive):
             url = self.request_url(key)
             try:
                 return key, self.client.get(url, scratch / key), url
-            except FdsnError as exc:
-                return key, None, str(exc)
+            except Exception as exc:  # FdsnError, or a local problem such as a full disk
+                return key, None, str(exc) or type(exc).__name__
 
         workers = max(1, min(self.data.fdsn_connections, len(files)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
