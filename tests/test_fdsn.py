@@ -16,8 +16,8 @@ import numpy as np
 import obspy
 import pytest
 from c4.config import parse_config
-from c4.objstore import Location
-from c4.sources import ChannelId, ListedFile, open_archive
+from c4.objstore import Location, ObjectInfo
+from c4.sources import ChannelId, open_archive
 from c4.sources.fdsn import USER_AGENT, FdsnClient, FdsnError
 from c4.store import completed_days, completed_shards
 from obspy import Inventory, Stream, UTCDateTime, read, read_inventory
@@ -106,15 +106,15 @@ def test_listing_follows_channel_epochs_and_no_data_is_not_a_failure(
     archive = open_archive(data)
     ch = ChannelId("IU", "ANMO", "00", "LHZ")
     listing = archive.list_day(ANMO_DAY)
-    assert listing == {ch: [ListedFile("fdsn/IU.ANMO.00.LHZ.D.2010.001")]}
-    assert archive.list_day(dt.date(2012, 1, 1)) == {}  # the LHZ epoch ended in 2011
-    got = archive.fetch(listing[ch], tmp_path)
-    assert got.ok and read(str(got.paths[listing[ch][0].key]))[0].stats.npts == 86400
-    empty = archive.fetch(archive.list_day(dt.date(2009, 12, 31))[ch], tmp_path)
-    assert empty.ok and not empty.paths and list(empty.no_data) == [
-        "fdsn/IU.ANMO.00.LHZ.D.2009.365"]
-    assert "IU.ANMO.00.LHZ" in archive.key_pattern(ANMO_DAY) or "dataselect" in \
-        archive.key_pattern(ANMO_DAY)
+    assert listing.files == {ch: [ObjectInfo("fdsn/IU.ANMO.00.LHZ.D.2010.001", None, "")]}
+    assert "/fdsnws/dataselect/1/query?" in listing.pattern
+    assert "/fdsnws/station/1/query?" in listing.where
+    assert archive.list_day(dt.date(2012, 1, 1)).files == {}  # the LHZ epoch ended in 2011
+    got = archive.fetch(listing.keys(ch), tmp_path)
+    assert not got.failed and read(str(got.local[listing.keys(ch)[0]]))[0].stats.npts == 86400
+    empty = archive.fetch(archive.list_day(dt.date(2009, 12, 31)).keys(ch), tmp_path)
+    assert not empty.failed and not empty.local
+    assert list(empty.no_data) == ["fdsn/IU.ANMO.00.LHZ.D.2009.365"]
 
 
 def test_station_metadata_is_fetched_once_and_cached_in_the_output_store(
@@ -155,10 +155,11 @@ def test_requests_in_flight_stay_within_the_limit(no_proxy: None, tmp_path: Path
                                       "channel": ["EH?"], "start": "2011-02-15",
                                       "end": "2011-02-15", "fdsn_connections": 3}}).data
         archive = open_archive(data)
-        files = [f for fs in archive.list_day(CA_DAY).values() for f in fs]
-        assert len(files) == 12
-        got = archive.fetch(files, tmp_path)
-    assert got.ok and len(got.paths) == 12
+        listing = archive.list_day(CA_DAY)
+        keys = [k for c in listing.channels for k in listing.keys(c)]
+        assert len(keys) == 12
+        got = archive.fetch(keys, tmp_path)
+    assert not got.failed and len(got.local) == 12
     assert server.max_in_flight == 3
 
 

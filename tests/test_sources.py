@@ -10,7 +10,6 @@ import pytest
 from c4.config import ConfigError, parse_config
 from c4.sources import (
     ChannelId,
-    ListedFile,
     ncedc_key,
     ncedc_name,
     open_archive,
@@ -123,15 +122,17 @@ def test_every_file_layout_lists_a_day_on_disk_with_sizes(tmp_path: Path) -> Non
                                                    "components": "Z"}}).data)
         assert arch.layout == layout and not arch.remote
         listing = arch.list_day(DAY)
-        assert list(listing) == [ch], layout
-        (f,) = listing[ch]
+        assert listing.channels == [ch], layout
+        # SDS does not even open the folders of unselected channels
+        assert (listing.n_unselected, listing.day) == (int(layout != "sds"), DAY)
+        assert listing.where.startswith(str(root)) and "2024" in listing.pattern
+        (f,) = listing.files[ch]
         assert (f.key, f.size, f.etag) == (key_of(ch, DAY), 4, str(path.stat().st_mtime_ns))
-        assert arch.list_day(DAY - dt.timedelta(days=1)) == {}
-        got = arch.fetch([f], tmp_path / "scratch")
-        assert got.paths == {f.key: path} and got.ok
-        gone = arch.fetch([ListedFile(key_of(ch, DAY + dt.timedelta(days=5)))], tmp_path)
-        assert not gone.ok and not gone.paths
-        assert str(DAY.year) in arch.key_pattern(DAY)
+        assert arch.list_day(DAY - dt.timedelta(days=1)).files == {}
+        got = arch.fetch([f.key], tmp_path / "scratch")
+        assert got.local == {f.key: path} and not got.failed
+        gone = arch.fetch([key_of(ch, DAY + dt.timedelta(days=5))], tmp_path)
+        assert gone.failed and not gone.local
 
 
 def test_sds_listing_follows_the_selection_and_later_days(tmp_path: Path) -> None:
@@ -145,8 +146,8 @@ def test_sds_listing_follows_the_selection_and_later_days(tmp_path: Path) -> Non
         "source": str(tmp_path), "layout": "sds", "network": ["IU"], "channel": ["LH?"]}}).data)
     for k in (0, 1, 35, 39):  # a window of listings, then a new walk
         day = DAY + dt.timedelta(days=k)
-        assert sorted(arch.list_day(day)) == [a, b], k
-        assert arch.list_day(day)[a][0].key == sds_key(a, day)
+        assert arch.list_day(day).channels == [a, b], k
+        assert arch.list_day(day).keys(a) == [sds_key(a, day)]
 
 
 @pytest.mark.parametrize(("layout", "source", "hint"), [

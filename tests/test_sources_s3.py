@@ -46,21 +46,22 @@ def test_listing_and_fetch_on_s3(layout: str, aws_env: str, tmp_path: Path) -> N
     assert archive.remote
     listing = archive.list_day(START + dt.timedelta(days=1))
     want = [ChannelId("SY", s, "", "HHZ") for s in arch["names"]]
-    assert sorted(listing) == want
+    assert listing.channels == want
     for ch in want:
-        (f,) = listing[ch]
+        (f,) = listing.files[ch]
         assert f.key == key_of(ch, START + dt.timedelta(days=1))
         head = s3.head_object(Bucket=bucket, Key=f"root/{f.key}")
-        assert (f.size, f.etag) == (head["ContentLength"], head["ETag"])
-    files = [f for fs in listing.values() for f in fs]
-    got = archive.fetch(files, tmp_path / "scratch")
-    assert got.ok and set(got.paths) == {f.key for f in files}
-    for f in files:
-        assert got.paths[f.key].read_bytes() == (Path(arch["root"]) / f.key).read_bytes()
-    s3.delete_object(Bucket=bucket, Key=f"root/{files[0].key}")  # gone since the listing
-    again = archive.fetch(files, tmp_path / "scratch2")
-    assert set(again.failed) == {files[0].key} and len(again.paths) == len(files) - 1
-    assert archive.list_day(START + dt.timedelta(days=9)) == {}
+        assert (f.size, f.etag) == (head["ContentLength"], head["ETag"].strip('"'))
+    keys = [k for ch in want for k in listing.keys(ch)]
+    got = archive.fetch(keys, tmp_path / "scratch")
+    assert not got.failed and set(got.local) == set(keys)
+    for k in keys:
+        assert got.local[k].read_bytes() == (Path(arch["root"]) / k).read_bytes()
+    s3.delete_object(Bucket=bucket, Key=f"root/{keys[0]}")  # gone since the listing
+    again = archive.fetch(keys, tmp_path / "scratch2")
+    assert set(again.failed) == {keys[0]} and len(again.local) == len(keys) - 1
+    empty = archive.list_day(START + dt.timedelta(days=9))
+    assert empty.files == {} and empty.where.startswith(f"s3://{bucket}/root/")
 
 
 @pytest.mark.slow

@@ -102,12 +102,14 @@ def s3_client(anonymous: bool = False, endpoint_url: str = "") -> object:
         return _clients[key]
 
 
-@dataclass(frozen=True, order=True)
-class Entry:
-    """A file of a listing: key relative to the listed location, size in bytes, ETag."""
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One listed object: its key (relative to the listed location), size in bytes and a
+    version tag: the S3 ETag, or the modification time in ns for a local file (a web-service
+    "file" has neither before it is downloaded: None and "")."""
 
     key: str
-    size: int
+    size: int | None
     etag: str
 
 
@@ -173,36 +175,42 @@ class Location:
             return []
         return sorted(p.name for p in base.iterdir() if p.is_file())
 
-    def list_entries(self, rel: str = "") -> list[Entry]:
-        """Files directly in ``rel`` (not recursive) with their sizes and ETags, sorted by key.
-
-        Keys are relative to the location. On disk the "ETag" is the modification time in ns,
-        which changes whenever the file is rewritten."""
+    def list_objects(self, rel: str = "", *, recursive: bool = False) -> list[ObjectInfo]:
+        """Files in ``rel`` (below it with ``recursive``) with sizes and version tags, sorted
+        by key; keys are relative to this location. A missing folder lists as empty."""
         if is_s3(self.url):
             bucket, prefix = self._s3(rel)
-            pfx = prefix + "/" if prefix else ""
             root = split_s3(self.url)[1]
+            pfx = prefix + "/" if prefix else ""
             cut = len(root) + 1 if root else 0
 
-            def page_all() -> list[Entry]:
+            def page_all() -> list[ObjectInfo]:
                 out = []
                 paginator = self.client.get_paginator("list_objects_v2")
-                for page in paginator.paginate(Bucket=bucket, Prefix=pfx, Delimiter="/"):
-                    out += [Entry(o["Key"][cut:], int(o["Size"]), str(o.get("ETag", "")))
+                kw = {} if recursive else {"Delimiter": "/"}
+                for page in paginator.paginate(Bucket=bucket, Prefix=pfx, **kw):
+                    out += [ObjectInfo(o["Key"][cut:], int(o["Size"]),
+                                       str(o.get("ETag", "")).strip('"'))
                             for o in page.get("Contents", [])]
                 return out
 
-            return sorted(with_retries(page_all, what=f"listing s3://{bucket}/{pfx}"))
-        base = Path(self.url) / rel
+            return sorted(with_retries(page_all, what=f"listing s3://{bucket}/{pfx}"),
+                          key=lambda o: o.key)
+        top = Path(self.url)
+        base = top / rel
         if not base.is_dir():
             return []
-        top = Path(self.url)
+        paths = base.rglob("*") if recursive else base.iterdir()
         out = []
-        for p in base.iterdir():
-            if p.is_file():
+        for p in paths:
+            try:
                 st = p.stat()
-                out.append(Entry(p.relative_to(top).as_posix(), st.st_size, str(st.st_mtime_ns)))
-        return sorted(out)
+            except FileNotFoundError:  # removed while listing
+                continue
+            if p.is_file():
+                out.append(ObjectInfo(p.relative_to(top).as_posix(), st.st_size,
+                                      str(st.st_mtime_ns)))
+        return sorted(out, key=lambda o: o.key)
 
     def list_dirs(self, rel: str = "") -> list[str]:
         """Names of the folders directly in ``rel`` (S3: common prefixes), sorted."""

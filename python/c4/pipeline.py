@@ -178,18 +178,19 @@ class _Shard:
         stations = self.stations
         with t.stage("fetch"):
             listing = self.archive.list_day(day)
-            stations.load({c.station_id for c in listing} & stations.known)
-            channels = select_channels(listing, cfg.data, stations.known,
+            stations.load({c.station_id for c in listing.channels} & stations.known)
+            channels = select_channels(listing.channels, cfg.data, stations.known,
                                        sampling_rate=p.sampling_rate,
-                                       rates=stations.rates_on(listing, day))
+                                       rates=stations.rates_on(listing.channels, day))
             coords = stations.coords_on({c.station_id for c in channels}, day)
             channels = [c for c in channels if c.station_id in coords]
-            fetched = self.archive.fetch([f for c in channels for f in listing[c]], work)
+            fetched = self.archive.fetch([k for c in channels for k in listing.keys(c)], work)
         if fetched.failed:
-            raise DayFailed(f"{len(fetched.failed)} of {sum(len(listing[c]) for c in channels)} "
+            raise DayFailed(f"{len(fetched.failed)} of "
+                            f"{sum(len(listing.keys(c)) for c in channels)} "
                             f"files could not be fetched, e.g. {min(fetched.failed)}: "
                             f"{fetched.failed[min(fetched.failed)]}")
-        local = fetched.paths
+        local = fetched.local
         info["n_files"] = len(local)
         npts = round(cfg.data.day_length_s * p.sampling_rate)
         start = dt.datetime(day.year, day.month, day.day).isoformat() + "Z"
@@ -197,9 +198,9 @@ class _Shard:
         pre_filt = (0.5 * f1, f1, p.freqmax, min(1.5 * p.freqmax, 0.49 * p.sampling_rate))
         tasks = []
         for c in channels:
-            paths = tuple(str(local[f.key]) for f in listing[c] if f.key in local)
+            paths = tuple(str(local[k]) for k in listing.keys(c) if k in local)
             if not paths:
-                said = [fetched.no_data[f.key] for f in listing[c] if f.key in fetched.no_data]
+                said = [fetched.no_data[k] for k in listing.keys(c) if k in fetched.no_data]
                 if said:
                     log.info("%s: %s", c.id, said[0])
                 continue

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from c4.config import DataConfig
-from c4.objstore import Entry, Location, is_s3, join
+from c4.objstore import Location, ObjectInfo, is_s3, join
 
 log = logging.getLogger("c4.sources")
 
@@ -35,9 +35,9 @@ __all__ = [
     "Archive",
     "ChannelId",
     "DayListing",
-    "FetchResult",
+    "FetchReport",
     "FileArchive",
-    "ListedFile",
+    "SourceError",
     "matches_selection",
 ]
 
@@ -70,41 +70,50 @@ class ChannelId(NamedTuple):
         return cls(net, sta, loc, cha)
 
 
-@dataclass(frozen=True, order=True)
-class ListedFile:
-    """One file (or one web-service request) holding a channel-day."""
+@dataclass
+class DayListing:
+    """What listing one day of an archive found for the selection."""
 
-    key: str
-    """Key below the archive root (FDSN: a name for the request, also its scratch path)."""
-    size: int | None = None
-    """Bytes, when the archive lists them (None: unknown before download)."""
-    etag: str | None = None
-    """S3 ETag, or the modification time in ns on disk (None: unknown)."""
+    day: dt.date
+    where: str
+    """The folder, S3 prefix or service that was listed (URL)."""
+    pattern: str
+    """The key pattern files of the day must follow, e.g.
+    ``continuous_waveforms/2024/2024_032/<NN><SSSSS><CCC><LLL>2024032.ms``."""
+    files: dict[ChannelId, list[ObjectInfo]] = field(default_factory=dict)
+    """Files of every channel that matches the selection (keys relative to the archive
+    root), with sizes and version tags."""
+    n_other: int = 0
+    """Names listed there that do not follow the layout (ignored)."""
+    n_unselected: int = 0
+    """Files that follow the layout but whose channel the selection does not take (those
+    seen: NCEDC and SDS do not open the folders of networks, stations or channels that the
+    selection excludes)."""
 
-    @classmethod
-    def from_entry(cls, entry: Entry, prefix: str = "") -> ListedFile:
-        return cls(join(prefix, entry.key) if prefix else entry.key, entry.size, entry.etag)
+    @property
+    def channels(self) -> list[ChannelId]:
+        return sorted(self.files)
 
-
-DayListing = dict[ChannelId, list[ListedFile]]
-"""A day's files per channel."""
+    def keys(self, channel: ChannelId) -> list[str]:
+        return [f.key for f in self.files.get(channel, [])]
 
 
 @dataclass
-class FetchResult:
+class FetchReport:
     """What became of each requested file."""
 
-    paths: dict[str, Path] = field(default_factory=dict)
-    """Fetched files: key -> local path."""
-    no_data: dict[str, str] = field(default_factory=dict)
-    """Answered, but without data (an FDSN 204/404): key -> what the archive said."""
+    local: dict[str, Path] = field(default_factory=dict)
+    """Key -> local path of every file fetched (or, on a local disk, the file itself)."""
     failed: dict[str, str] = field(default_factory=dict)
-    """Not fetched after retries: key -> the last error. The day is *failed*."""
+    """Key -> the last error (one line) of every file that could not be fetched after
+    retries. The day is *failed*."""
+    no_data: dict[str, str] = field(default_factory=dict)
+    """Key -> what the archive said, for requests answered without data (an FDSN 204/404):
+    a data reason, the day can still be complete."""
 
-    @property
-    def ok(self) -> bool:
-        """True when no file failed."""
-        return not self.failed
+
+class SourceError(RuntimeError):
+    """The archive cannot be listed (one line naming ``data.source`` and the fix)."""
 
 
 def _matches(value: str, patterns: Iterable[str]) -> bool:
@@ -120,7 +129,7 @@ def matches_selection(ch: ChannelId, data: DataConfig) -> bool:
 
 class Archive(ABC):
     """A source of channel-day files. Subclasses set :attr:`layout` and implement
-    :meth:`list_day`, :meth:`fetch` and :meth:`key_pattern`."""
+    :meth:`list_day`, :meth:`fetch` and :meth:`day_pattern`."""
 
     layout: ClassVar[str]
 
@@ -142,13 +151,14 @@ class Archive(ABC):
         """The day's files of every channel that matches the configured selection."""
 
     @abstractmethod
-    def fetch(self, files: Sequence[ListedFile], scratch: Path) -> FetchResult:
-        """Make ``files`` local (below ``scratch`` when downloaded); never raises for one bad
-        file: it is reported in :attr:`FetchResult.failed`."""
+    def fetch(self, keys: Sequence[str], scratch: Path) -> FetchReport:
+        """Make the listed ``keys`` local (below ``scratch`` when downloaded); never raises for
+        one bad file: it is reported in :attr:`FetchReport.failed`."""
 
     @abstractmethod
-    def key_pattern(self, day: dt.date) -> str:
-        """Where the day's files are expected, e.g. for the message of an empty day."""
+    def day_pattern(self, day: dt.date) -> str:
+        """The key pattern the day's files follow, e.g. ``continuous_waveforms/2024/2024_032/
+        <NN><SSSSS><CCC><LLL>2024032.ms`` (for the message of an empty day)."""
 
     def default_stations(self) -> str:
         """Station metadata used when ``data.stations`` is empty: ``<source>/FDSNstationXML``
@@ -173,27 +183,23 @@ class FileArchive(Archive):
     def remote(self) -> bool:
         return is_s3(self.root.url)
 
-    def key_pattern(self, day: dt.date) -> str:
-        return join(self.root.url, self.day_pattern(day))
+    def listing(self, day: dt.date, folder: str) -> DayListing:
+        """An empty listing of ``day`` that looked in ``folder`` (relative)."""
+        return DayListing(day, f"{join(self.root.url, folder)}/", self.day_pattern(day))
 
-    @abstractmethod
-    def day_pattern(self, day: dt.date) -> str:
-        """Relative key pattern of the day's files, e.g. ``continuous_waveforms/2024/
-        2024_032/<NN><SSSSS><CCC><LLL>2024032.ms``."""
-
-    def fetch(self, files: Sequence[ListedFile], scratch: Path) -> FetchResult:
+    def fetch(self, keys: Sequence[str], scratch: Path) -> FetchReport:
         """Local files are used in place (one that vanished since the listing fails); S3 files
         are downloaded to ``scratch/<key>`` by ``data.download_workers`` threads, each with
         retries and back-off."""
-        out = FetchResult()
-        keys = [f.key for f in files]
+        out = FetchReport()
         if not self.remote:
             for k in keys:
                 path = self.root.local_path(k)
                 if path.is_file():
-                    out.paths[k] = path
+                    out.local[k] = path
                 else:
-                    out.failed[k] = "file vanished after the listing"
+                    out.failed[k] = "the file disappeared after the listing"
+                    log.warning("cannot read file %s: gone since the listing", path)
             return out
 
         def one(key: str) -> tuple[str, Path | None, str]:
@@ -205,7 +211,7 @@ class FileArchive(Archive):
         with ThreadPoolExecutor(max_workers=self.data.download_workers) as pool:
             for key, got, err in pool.map(one, keys):
                 if got is not None:
-                    out.paths[key] = got
+                    out.local[key] = got
                 else:
                     log.warning("download of %s failed after retries: %s", key, err)
                     out.failed[key] = err

@@ -44,13 +44,12 @@ from pathlib import Path
 from typing import Any
 
 from c4.config import DataConfig
-from c4.objstore import Location
+from c4.objstore import Location, ObjectInfo
 from c4.sources.base import (
     Archive,
     ChannelId,
     DayListing,
-    FetchResult,
-    ListedFile,
+    FetchReport,
     matches_selection,
 )
 from c4.sources.sds import parse_sds_name
@@ -212,7 +211,8 @@ class FdsnArchive(Archive):
     def url(self) -> str:
         return self.base_url
 
-    def key_pattern(self, day: dt.date) -> str:
+    def day_pattern(self, day: dt.date) -> str:
+        """The dataselect request of one channel-day."""
         start, end = _day_bounds(day)
         return self.client.url("dataselect", {"network": "<NET>", "station": "<STA>",
                                               "location": "<LOC>", "channel": "<CHA>",
@@ -265,17 +265,19 @@ class FdsnArchive(Archive):
 
         t0 = UTCDateTime(day.year, day.month, day.day)
         t1 = t0 + 86400
-        out: DayListing = {}
+        out = DayListing(day, self.default_stations(), self.day_pattern(day))
         for net in self.station_inventory():
             for sta in net:
                 for cha in sta:
                     ch = ChannelId(net.code, sta.code, cha.location_code or "", cha.code)
                     if ((cha.start_date is not None and cha.start_date >= t1)
-                            or (cha.end_date is not None and cha.end_date <= t0)
-                            or not matches_selection(ch, self.data)):
+                            or (cha.end_date is not None and cha.end_date <= t0)):
+                        continue
+                    if not matches_selection(ch, self.data):
+                        out.n_unselected += 1
                         continue
                     key = f"fdsn/{ch.id}.D.{day.year:04d}.{day.timetuple().tm_yday:03d}"
-                    out.setdefault(ch, [ListedFile(key)])
+                    out.files.setdefault(ch, [ObjectInfo(key, None, "")])
         return out
 
     def request_url(self, key: str) -> str:
@@ -289,8 +291,8 @@ class FdsnArchive(Archive):
             "network": ch.network, "station": ch.station, "location": ch.location or "--",
             "channel": ch.channel, "starttime": start, "endtime": end})
 
-    def fetch(self, files: Sequence[ListedFile], scratch: Path) -> FetchResult:
-        out = FetchResult()
+    def fetch(self, keys: Sequence[str], scratch: Path) -> FetchReport:
+        out = FetchReport()
 
         def one(key: str) -> tuple[str, bool | None, str]:
             url = self.request_url(key)
@@ -299,14 +301,14 @@ class FdsnArchive(Archive):
             except Exception as exc:  # FdsnError, or a local problem such as a full disk
                 return key, None, str(exc) or type(exc).__name__
 
-        workers = max(1, min(self.data.fdsn_connections, len(files)))
+        workers = max(1, min(self.data.fdsn_connections, len(keys)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for key, got, detail in pool.map(one, [f.key for f in files]):
+            for key, got, detail in pool.map(one, keys):
                 if got is None:
                     log.warning("download of %s failed: %s", key, detail)
                     out.failed[key] = detail
                 elif got:
-                    out.paths[key] = scratch / key
+                    out.local[key] = scratch / key
                 else:
                     out.no_data[key] = f"no data at {self.base_url} ({detail})"
         return out

@@ -13,7 +13,7 @@ import datetime as dt
 import fnmatch
 
 from c4.config import DataConfig
-from c4.sources.base import ChannelId, DayListing, FileArchive, ListedFile, matches_selection
+from c4.sources.base import ChannelId, DayListing, FileArchive, matches_selection
 
 __all__ = ["NcedcArchive", "ncedc_dir", "ncedc_key", "ncedc_name", "parse_ncedc_name"]
 
@@ -71,12 +71,14 @@ class NcedcArchive(FileArchive):
                 f"{day.year:04d}.{_doy(day):03d}")
 
     def list_day(self, day: dt.date) -> DayListing:
-        out: DayListing = {}
+        out = self.listing(day, ncedc_dir("<NET>", day))
         for net in self.networks():
-            for entry in self.root.list_entries(ncedc_dir(net, day)):
-                parsed = parse_ncedc_name(entry.key.rsplit("/", 1)[-1])
-                if (parsed is None or parsed[1] != day or parsed[0].network != net
-                        or not matches_selection(parsed[0], self.data)):
-                    continue
-                out.setdefault(parsed[0], []).append(ListedFile.from_entry(entry))
+            for obj in self.root.list_objects(ncedc_dir(net, day)):
+                parsed = parse_ncedc_name(obj.key.rsplit("/", 1)[-1])
+                if parsed is None or parsed[1] != day or parsed[0].network != net:
+                    out.n_other += 1
+                elif not matches_selection(parsed[0], self.data):
+                    out.n_unselected += 1
+                else:
+                    out.files.setdefault(parsed[0], []).append(obj)
         return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from c4.sources.base import ChannelId, DayListing, FileArchive, ListedFile, matches_selection
+from c4.sources.base import ChannelId, DayListing, FileArchive, matches_selection
 
 __all__ = ["ScedcArchive", "parse_scedc_name", "scedc_dir", "scedc_key", "scedc_name"]
 
@@ -59,10 +59,13 @@ class ScedcArchive(FileArchive):
         return f"{scedc_dir(day)}/<NN><SSSSS><CCC><LLL>{day.year:04d}{_doy(day):03d}.ms"
 
     def list_day(self, day: dt.date) -> DayListing:
-        out: DayListing = {}
-        for entry in self.root.list_entries(scedc_dir(day)):
-            parsed = parse_scedc_name(entry.key.rsplit("/", 1)[-1])
-            if parsed is None or parsed[1] != day or not matches_selection(parsed[0], self.data):
-                continue
-            out.setdefault(parsed[0], []).append(ListedFile.from_entry(entry))
+        out = self.listing(day, scedc_dir(day))
+        for obj in self.root.list_objects(scedc_dir(day)):
+            parsed = parse_scedc_name(obj.key.rsplit("/", 1)[-1])
+            if parsed is None or parsed[1] != day:
+                out.n_other += 1
+            elif not matches_selection(parsed[0], self.data):
+                out.n_unselected += 1
+            else:
+                out.files.setdefault(parsed[0], []).append(obj)
         return out

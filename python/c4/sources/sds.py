@@ -15,7 +15,8 @@ import fnmatch
 from collections.abc import Iterable
 
 from c4.config import DataConfig
-from c4.sources.base import ChannelId, DayListing, FileArchive, ListedFile, matches_selection
+from c4.objstore import ObjectInfo
+from c4.sources.base import ChannelId, DayListing, FileArchive, matches_selection
 
 __all__ = ["WINDOW_DAYS", "SdsArchive", "parse_sds_name", "sds_key"]
 
@@ -57,7 +58,8 @@ class SdsArchive(FileArchive):
     def __init__(self, data: DataConfig) -> None:
         super().__init__(data)
         self._window: tuple[dt.date, dt.date] | None = None
-        self._days: dict[dt.date, DayListing] = {}
+        self._days: dict[dt.date, dict[ChannelId, list[ObjectInfo]]] = {}
+        self._other: dict[dt.date, tuple[int, int]] = {}
 
     def day_pattern(self, day: dt.date) -> str:
         return f"{day.year:04d}/<NET>/<STA>/<CHA>.D/<NET>.<STA>.<LOC>.<CHA>.D.{day.year:04d}." \
@@ -77,21 +79,30 @@ class SdsArchive(FileArchive):
 
     def _walk(self, first: dt.date) -> None:
         last = min(first + dt.timedelta(days=WINDOW_DAYS - 1), dt.date(first.year, 12, 31))
-        days: dict[dt.date, DayListing] = {}
+        days: dict[dt.date, dict[ChannelId, list[ObjectInfo]]] = {}
+        other: dict[dt.date, list[int]] = {}
         for folder in self.channel_folders(first.year):
             net, sta, cha_d = folder.split("/")[1:]
-            for entry in self.root.list_entries(folder):
-                parsed = parse_sds_name(entry.key.rsplit("/", 1)[-1])
+            for obj in self.root.list_objects(folder):
+                parsed = parse_sds_name(obj.key.rsplit("/", 1)[-1])
                 if parsed is None:
                     continue
                 ch, day = parsed
-                if (not first <= day <= last or (ch.network, ch.station) != (net, sta)
-                        or f"{ch.channel}.D" != cha_d or not matches_selection(ch, self.data)):
+                if not first <= day <= last:
                     continue
-                days.setdefault(day, {}).setdefault(ch, []).append(ListedFile.from_entry(entry))
+                if (ch.network, ch.station) != (net, sta) or f"{ch.channel}.D" != cha_d:
+                    other.setdefault(day, [0, 0])[0] += 1
+                elif not matches_selection(ch, self.data):
+                    other.setdefault(day, [0, 0])[1] += 1
+                else:
+                    days.setdefault(day, {}).setdefault(ch, []).append(obj)
         self._window, self._days = (first, last), days
+        self._other = {d: (a, b) for d, (a, b) in other.items()}
 
     def list_day(self, day: dt.date) -> DayListing:
         if self._window is None or not self._window[0] <= day <= self._window[1]:
             self._walk(day)
-        return {ch: list(files) for ch, files in self._days.get(day, {}).items()}
+        out = self.listing(day, f"{day.year:04d}")
+        out.files = {ch: list(files) for ch, files in self._days.get(day, {}).items()}
+        out.n_other, out.n_unselected = self._other.get(day, (0, 0))
+        return out

@@ -74,7 +74,7 @@ def _scedc_index_rates(archive: Archive, day: dt.date) -> dict[ChannelId, float]
     doy = day.timetuple().tm_yday
     folder = f"continuous_waveforms/index/csv/year={day.year}/year_doy={day.year}_{doy:03d}"
     try:
-        names = [e.key for e in archive.root.list_entries(folder) if e.key.endswith(".csv")]
+        names = [o.key for o in archive.root.list_objects(folder) if o.key.endswith(".csv")]
         if not names:
             return {}
         text = archive.root.read_bytes(names[0]).decode()
@@ -106,14 +106,14 @@ def size_archive(config: Config, days: Sequence[dt.date]) -> ArchiveSize:
         if rates:
             rates_from = "SCEDC index"
         elif stations.channels:
-            rates = stations.rates_on(listing, day)
+            rates = stations.rates_on(listing.channels, day)
             rates_from = "station metadata" if rates else rates_from
-        chosen = select_channels(listing, config.data, stations.known,
+        chosen = select_channels(listing.channels, config.data, stations.known,
                                  sampling_rate=config.processing.sampling_rate, rates=rates)
         n_sta = max(n_sta, len({c.station_id for c in chosen}))
         n_cha = max(n_cha, len(chosen))
         for c in chosen:
-            for f in listing[c]:
+            for f in listing.files[c]:
                 if f.size is None:
                     sized = False
                 else:
