@@ -67,6 +67,7 @@ def test_the_archive_gives_stations_channels_and_bytes(bucket: dict[str, object]
     bh = {"S01": "BHZ", "S02": "BHZ"}
     want = (_day_bytes(root, START, bh) + _day_bytes(root, START + dt.timedelta(days=1), bh)) / 2
     assert size.bytes_per_day == round(want) and size.rates_from == "band codes"
+    assert size.sample_rate_hz is None
 
     s3 = bucket["s3"]
     index = ("ms_filename,net,sta,seedchan,location,lat,lon,sample_rate\n" + "".join(
@@ -77,6 +78,7 @@ def test_the_archive_gives_stations_channels_and_bytes(bucket: dict[str, object]
                       "2017_060_waveform_index.csv")
     size = size_archive(_config(bucket), [START])
     assert size.rates_from == "SCEDC index"  # BHZ at 5 Hz does not cover 10 Hz: HHZ
+    assert size.sample_rate_hz == 10.0  # the two indexed HHZ channels
     assert size.bytes_per_day == _day_bytes(root, START, {})
 
 

@@ -51,6 +51,8 @@ class ArchiveSize:
     """Mean bytes of the selected files per listed day (None: the archive lists no sizes)."""
     rates_from: str
     """Where the sample rates of the channel choice came from."""
+    sample_rate_hz: float | None = None
+    """Mean raw sample rate of the chosen channels where known (None: no rates known)."""
 
     def to_json_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,6 +102,7 @@ def size_archive(config: Config, days: Sequence[dt.date]) -> ArchiveSize:
     picked = sample_days(days)
     n_sta, n_cha, total, sized = 0, 0, 0, True
     rates_from = "band codes"
+    chosen_rates: list[float] = []
     for day in picked:
         listing = archive.list_day(day)
         rates = _scedc_index_rates(archive, day)
@@ -110,6 +113,7 @@ def size_archive(config: Config, days: Sequence[dt.date]) -> ArchiveSize:
             rates_from = "station metadata" if rates else rates_from
         chosen = select_channels(listing.channels, config.data, stations.known,
                                  sampling_rate=config.processing.sampling_rate, rates=rates)
+        chosen_rates += [rates[c] for c in chosen if c in rates]
         n_sta = max(n_sta, len({c.station_id for c in chosen}))
         n_cha = max(n_cha, len(chosen))
         for c in chosen:
@@ -119,7 +123,8 @@ def size_archive(config: Config, days: Sequence[dt.date]) -> ArchiveSize:
                 else:
                     total += f.size
     return ArchiveSize(archive.url, [d.isoformat() for d in picked], n_sta, n_cha,
-                       round(total / len(picked)) if sized and picked else None, rates_from)
+                       round(total / len(picked)) if sized and picked else None, rates_from,
+                       sum(chosen_rates) / len(chosen_rates) if chosen_rates else None)
 
 
 def size_archive_within(config: Config, days: Sequence[dt.date], timeout_s: float = 30.0
