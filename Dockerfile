@@ -3,6 +3,9 @@
 #
 #   docker buildx build --platform linux/amd64,linux/arm64 -t <repo>:<tag> --push .
 #
+# BuildKit is required (RUN --mount for the Cargo cache and the wheel): `docker buildx build`,
+# Docker 23+, or DOCKER_BUILDKIT=1 with an older `docker build`; the classic builder fails.
+#
 # Stage 1 builds the wheel with maturin (release), stage 2 installs it into a slim Python image.
 # Every stage runs on the target platform, so one Dockerfile gives the x86_64 and the arm64
 # (Graviton) image. No `-C target-cpu=native`: the image is built on one machine and runs on

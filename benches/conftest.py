@@ -4,9 +4,10 @@ Sizes follow NoisePy's defaults (20 Hz, cc_len 1800 s, step 450 s: 188 windows p
 0.05-2 Hz, maxlag 200 s, rma whitening). In smoke mode (``--benchmark-disable``, as CI runs it)
 the same code runs once on a small day so the suites cannot rot without costing minutes.
 
-Every benchmark belongs to a group whose baseline is the test named ``*numpy*`` that runs in
-the same session; the terminal summary prints each result's median time as a speed-up over
-that baseline's median.
+Every benchmark belongs to a group whose baseline is the test named ``*numpy*`` (or, for the
+raw-rate preprocessing and pipeline groups, ``*obspy*``: today's obspy path) that runs in the
+same session; the terminal summary prints each result's median time as a speed-up over that
+baseline's median.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         groups.setdefault(bench.group or "", []).append(bench)
     terminalreporter.section("speed-up over the numpy baselines of each group (median times)")
     for group, benches in groups.items():
-        base = [b for b in benches if "numpy" in b.name]
+        base = [b for b in benches if "numpy" in b.name or "obspy" in b.name]
         if not base:
             continue
         for b in benches:

@@ -5,8 +5,9 @@
 # CI (Debian Packer 1.6.6): packer validate packer/c4-ami.pkr.hcl
 # The `packer { required_plugins }` block lives in plugins.pkr.hcl because Packer 1.6.6 rejects it;
 # for the same reason this file has no `required_version` and no `metadata_options`.
-# IMDSv2 is enforced where it matters, on the Batch instances, by the launch template that
-# `c4 submit` creates; the build instance lives for a few minutes and runs only our scripts.
+# IMDSv2 (hop limit 1) is enforced where it matters, on the Batch instances, by the launch
+# template that `c4 submit` creates; the build instance lives for a few minutes and runs only our
+# scripts. The AMI itself drops container traffic to IMDS (scripts/block-container-imds.sh).
 # Variables, defaults and the manifest are documented in docs/image-and-ami.md.
 
 variable "region" {
@@ -97,7 +98,7 @@ variable "encrypted" {
 
 variable "kms_key_id" {
   type        = string
-  description = "KMS key (ARN, key id or alias ARN) for the scratch volume; empty uses the account's default EBS key. Needs encrypted = true."
+  description = "Customer-managed KMS key (ARN, key id or alias) for the scratch volume; empty uses the account's default EBS key. Needs encrypted = true. Set on the build instance's volume only (CreateImage takes no key); the AMI's snapshot keeps it. Its key policy must allow the Spot and Auto Scaling service-linked roles (docs/image-and-ami.md)."
   default     = ""
   validation {
     condition     = var.kms_key_id == "" || regex_replace(var.kms_key_id, "^(arn:aws[a-z-]*:kms:.+|[0-9a-f-]{36}|alias/.+)$", "") == ""
@@ -158,23 +159,17 @@ source "amazon-ebs" "c4" {
     }
   }
 
-  # The scratch volume, /dev/xvdb in both mappings: the build instance gets it at launch and the
-  # setup script formats it; the AMI keeps a snapshot of that formatted volume (an AMI mapping
-  # with the same device name as a launch mapping is backed by that volume's snapshot), so
-  # every instance started from the AMI gets its own copy. Nitro instances call it /dev/nvme1n1;
-  # the script finds it under either name and fstab mounts it by label.
+  # The scratch volume, /dev/xvdb: the build instance gets it at launch and the setup script
+  # formats it. CreateImage snapshots every EBS volume of the instance into the AMI with the
+  # instance's mapping (size, type, encryption and key, delete-on-termination), so every
+  # instance started from the AMI gets its own copy. There is deliberately no
+  # ami_block_device_mappings block: CreateImage rejects KmsKeyId in its mappings
+  # (EbsBlockDevice, EC2 API reference: "only supported on BlockDeviceMapping objects called by
+  # CreateFleet, RequestSpotInstances, and RunInstances") and cannot change the size or the
+  # encryption of a volume it snapshots. The key therefore goes here, on the launch mapping,
+  # and the snapshot inherits it. Nitro instances call the volume /dev/nvme1n1; the script
+  # finds it under either name and fstab mounts it by label.
   launch_block_device_mappings {
-    device_name           = "/dev/xvdb"
-    volume_size           = var.scratch_size_gb
-    volume_type           = var.scratch_volume_type
-    throughput            = local.scratch_throughput
-    iops                  = local.scratch_iops
-    encrypted             = var.encrypted
-    kms_key_id            = local.scratch_kms_key_id
-    delete_on_termination = true
-  }
-
-  ami_block_device_mappings {
     device_name           = "/dev/xvdb"
     volume_size           = var.scratch_size_gb
     volume_type           = var.scratch_volume_type
@@ -210,7 +205,13 @@ build {
     script = "${path.root}/scripts/setup-scratch-volume.sh"
   }
 
-  # 2. Last: stop the ECS agent and clear its state so instances register afresh.
+  # 2. Containers cannot reach the instance metadata service (the instance profile's keys).
+  provisioner "shell" {
+    execute_command = "chmod +x {{ .Path }}; sudo env {{ .Vars }} {{ .Path }}"
+    script          = "${path.root}/scripts/block-container-imds.sh"
+  }
+
+  # 3. Last: stop the ECS agent and clear its state so instances register afresh.
   provisioner "shell" {
     execute_command = "chmod +x {{ .Path }}; sudo env {{ .Vars }} {{ .Path }}"
     script          = "${path.root}/scripts/prepare-ecs-image.sh"

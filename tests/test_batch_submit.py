@@ -1,5 +1,5 @@
 """``c4 submit`` against a moto server over HTTP: resources field by field, idempotency,
-revisions, dry-run equality, offline dry-run, status and re-runs."""
+revisions, one-shard jobs, dry-run equality, offline dry-run, status and re-runs."""
 
 from __future__ import annotations
 
@@ -16,10 +16,13 @@ from typing import Any
 
 import boto3
 import pytest
-from batch_helpers import Account, invoke, make_account, write_config
+import typer
+from batch_helpers import Account, SentRequests, invoke, make_account, write_config
 from c4.batch import submit as sub
 from c4.batch.resources import latest_job_definition
+from c4.cli import app
 from c4.config import load_config
+from c4.shards import current_shard
 
 
 @pytest.fixture
@@ -60,6 +63,7 @@ def test_submit_creates_every_resource_with_the_requested_fields(
         LaunchTemplateName=f"c4-lt-{s}", Versions=["$Latest"])["LaunchTemplateVersions"][0]
     data = lt["LaunchTemplateData"]
     assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
     devices = {m["DeviceName"]: m["Ebs"] for m in data["BlockDeviceMappings"]}
     assert set(devices) == {"/dev/xvda", "/dev/xvdb"}
     assert all(ebs["Encrypted"] is True for ebs in devices.values())
@@ -77,9 +81,9 @@ def test_submit_creates_every_resource_with_the_requested_fields(
     assert cr["securityGroupIds"] == [account.security_group]
     assert cr["instanceRole"] == account.instance_profile
     assert cr["bidPercentage"] == 100
-    assert cr["launchTemplate"] == {"launchTemplateName": f"c4-lt-{s}", "version": "$Latest"}
-    assert cr["ec2Configuration"] == [
-        {"imageType": "ECS_AL2023", "imageIdOverride": "ami-0123456789abcdef0"}]
+    assert cr["launchTemplate"] == {"launchTemplateName": f"c4-lt-{s}",
+                                    "version": str(lt["VersionNumber"])}
+    assert cr["ec2Configuration"] == [{"imageType": "ECS_AL2023", "imageIdOverride": account.ami}]
 
     queue = batch.describe_job_queues(jobQueues=[f"c4-q-{s}"])["jobQueues"][0]
     assert queue["state"] == "ENABLED"
@@ -90,21 +94,34 @@ def test_submit_creates_every_resource_with_the_requested_fields(
     assert jd["revision"] == 1 and jd["type"] == "container"
     assert jd["platformCapabilities"] == ["EC2"]
     cp = jd["containerProperties"]
-    assert cp["image"] == "123456789012.dkr.ecr.us-west-2.amazonaws.com/c4:test"
+    registry, _, _ = account.image.partition("/")
+    assert cp["image"] == f"{account.image.rsplit(':', 1)[0]}@{account.digest}"  # pinned
+    assert cp["image"].startswith(registry + "/")
     assert cp["command"] == ["correlate", "--config", "s3://cfg-bucket/c4.toml"]
     assert {r["type"]: r["value"] for r in cp["resourceRequirements"]} == {
         "VCPU": "32", "MEMORY": "200000"}
     assert {e["name"]: e["value"] for e in cp["environment"]} == {
-        "C4_CONFIG": "s3://cfg-bucket/c4.toml"}
+        "C4_CONFIG": "s3://cfg-bucket/c4.toml", "AWS_DEFAULT_REGION": "us-west-2",
+        "AWS_EC2_METADATA_DISABLED": "true"}
+    assert cp["jobRoleArn"] == "arn:aws:iam::123456789012:role/c4-job"
+    assert cp["linuxParameters"] == {"initProcessEnabled": True}
+    assert cp["logConfiguration"] == {"logDriver": "awslogs", "options": {
+        "awslogs-group": f"/aws/batch/c4-{s}", "awslogs-stream-prefix": "c4"}}
+    (group,) = boto3.client("logs").describe_log_groups(
+        logGroupNamePrefix=f"/aws/batch/c4-{s}")["logGroups"]
+    assert group["retentionInDays"] == 90
     assert cp["volumes"] == [{"host": {"sourcePath": "/docker_scratch"}, "name": "scratch"}]
     assert cp["mountPoints"] == [
         {"containerPath": "/scratch", "readOnly": False, "sourceVolume": "scratch"}]
-    assert jd["timeout"] == {"attemptDurationSeconds": 172800}
+    assert jd["timeout"] == {"attemptDurationSeconds": 36000}
     retry = jd["retryStrategy"]
-    assert retry["attempts"] == 2
+    assert retry["attempts"] == 3
     rules = [{k: (v.upper() if k == "action" else v) for k, v in r.items()}
              for r in retry["evaluateOnExit"]]  # moto lower-cases the actions
     assert rules == [{"onStatusReason": "Host EC2*", "action": "RETRY"},
+                     {"onStatusReason": "Task failed to start*", "action": "RETRY"},
+                     {"onReason": "CannotPullContainerError*", "action": "RETRY"},
+                     {"onExitCode": "143", "action": "RETRY"},
                      {"onReason": "*", "action": "EXIT"}]
 
     (job,) = batch.describe_jobs(jobs=[job_id])["jobs"]
@@ -124,7 +141,8 @@ def test_resubmit_is_idempotent_and_a_memory_change_adds_exactly_one_revision(
     submitted_id(invoke(*args))
     second = invoke(*args)
     submitted_id(second)
-    for kind in ("launch template", "compute environment", "job queue", "job definition"):
+    for kind in ("log group", "launch template", "compute environment", "job queue",
+                 "job definition"):
         assert re.search(rf"{kind}\s.*unchanged", second.stdout), second.stdout
     batch, ec2 = boto3.client("batch"), boto3.client("ec2")
 
@@ -150,12 +168,37 @@ def test_resubmit_is_idempotent_and_a_memory_change_adds_exactly_one_revision(
     assert memory["MEMORY"] == "190000"
 
 
-def test_one_month_is_submitted_as_a_plain_job(account: Account, tmp_path: Path) -> None:
+def test_one_month_is_a_plain_job_whose_command_carries_its_shard(
+    account: Account, tmp_path: Path
+) -> None:
+    # AWS sets AWS_BATCH_JOB_ARRAY_INDEX only in array children (arrays have 2-10000), so the
+    # single shard must travel in the command, or the container exits with "no shard index".
     config, _ = write_config(tmp_path / "c4.toml", account)
-    job_id = submitted_id(invoke("submit", "--months", "1", "--config", str(config),
-                                 "--config-url", "s3://cfg-bucket/c4.toml"))
+    result = invoke("submit", "--months", "1", "--start", "2017-03", "--config", str(config),
+                    "--config-url", "s3://cfg-bucket/c4.toml")
+    job_id = submitted_id(result)
     (job,) = boto3.client("batch").describe_jobs(jobs=[job_id])["jobs"]
     assert "arrayProperties" not in job or not job["arrayProperties"]
+    command = job["container"]["command"]
+    assert command == ["correlate", "--config", "s3://cfg-bucket/c4.toml", "--index", "2"]
+    env = {e["name"]: e["value"] for e in job["container"]["environment"]}
+    assert "C4_SHARD_MAP" not in env
+    # What the container makes of it: `c4 correlate` parses --index 2, and with no array index
+    # and no map in the environment (a plain Batch job) that is the shard it runs.
+    correlate = typer.main.get_command(app).get_command(None, "correlate")  # type: ignore[attr-defined]
+    params = correlate.make_context("correlate", command[1:]).params
+    assert current_shard(params["index"], environ={}) == 2
+    status = json.loads(invoke("status", job_id, "--json").stdout)
+    assert [c["shard"] for c in status["children"]] == [2]
+
+
+def _prepared(config: Path, months: int, start: str | None = None) -> sub.Prepared:
+    cfg = load_config(config)
+    from c4.batch.estimate import campaign_size
+
+    return sub.prepare(cfg, sub.select_shards(cfg, months, start),
+                       config_url="s3://cfg-bucket/c4.toml", size=campaign_size(cfg, 50),
+                       region="us-west-2")
 
 
 def test_dry_run_prints_exactly_the_requests_a_submit_sends(
@@ -163,30 +206,27 @@ def test_dry_run_prints_exactly_the_requests_a_submit_sends(
 ) -> None:
     config, _ = write_config(tmp_path / "c4.toml", account)
     common = ("--months", "4", "--start", "2017-03", "--config", str(config),
-              "--config-url", "s3://cfg-bucket/c4.toml")
+              "--config-url", "s3://cfg-bucket/c4.toml", "--stations", "50")
     dry = invoke("submit", "--dry-run", *common)
     assert dry.exit_code == 0, dry.output
     printed = json.loads(dry.stdout)
     assert printed["shards"] == [2, 3, 4, 5]
+    assert printed["problems"] == []
 
     # The real submit, observed at the boto3 parameter level while it talks to moto.
-    sent: dict[str, dict[str, Any]] = {}
-
-    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-        service = model.service_model.service_name
-        name = re.sub(r"(?<!^)(?=[A-Z])", "_", model.name).lower()
-        sent[f"{service}.{name}"] = copy.deepcopy(params)
-
-    session = boto3.Session(region_name="us-west-2")
-    session.events.register("provide-client-params.*.*", record)
-    cfg = load_config(config)
-    prepared = sub.prepare(cfg, sub.select_shards(cfg, 4, "2017-03"),
-                           config_url="s3://cfg-bucket/c4.toml")
-    sub.send_plan(prepared, session)
-    assert set(printed["requests"]) <= set(sent)
+    sent = SentRequests()
+    sub.send_plan(_prepared(config, 4, "2017-03"), sent.session())
     for op, request in printed["requests"].items():
-        assert sent[op] == request, op
-    env = sent["batch.submit_job"]["containerOverrides"]["environment"]
+        if op == "batch.register_job_definition":
+            # the one value a dry run cannot know: the tag's digest, pinned by the submit
+            image = request["containerProperties"]["image"]
+            assert image == account.image
+            pinned = f"{image.rsplit(':', 1)[0]}@{account.digest}"
+            request = copy.deepcopy(request)
+            request["containerProperties"]["image"] = pinned
+            request["tags"]["c4-spec-sha256"] = sent.last(op)["tags"]["c4-spec-sha256"]
+        assert sent.last(op) == request, op
+    env = sent.last("batch.submit_job")["containerOverrides"]["environment"]
     assert env == [{"name": "C4_SHARD_MAP", "value": "2,3,4,5"}]
     assert printed["estimate"]["shards"] == 4
     assert printed["estimate"]["days"] == 31 + 30 + 31 + 30
@@ -198,18 +238,23 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])  # closed again when the block ends
 
 
-def test_dry_run_needs_no_credentials_and_no_network(tmp_path: Path) -> None:
-    config, _ = write_config(tmp_path / "c4.toml", None)
+def _offline(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{_closed_port()}"
     env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "none")
     env["AWS_CONFIG_FILE"] = str(tmp_path / "none")
-    out = subprocess.run(
-        [sys.executable, "-c", "from c4.cli import main; main()", "submit", "--dry-run",
-         "--months", "12", "--stations", "400", "--config", str(config),
-         "--config-url", "s3://cfg-bucket/c4.toml"],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )
+    return env
+
+
+def _c4(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", "from c4.cli import main; main()", *args],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+def test_dry_run_needs_no_credentials_and_no_network(tmp_path: Path) -> None:
+    config, _ = write_config(tmp_path / "c4.toml", None)
+    out = _c4(["submit", "--dry-run", "--months", "12", "--stations", "400", "--config",
+               str(config), "--config-url", "s3://cfg-bucket/c4.toml"], _offline(tmp_path))
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["requests"]["batch.submit_job"]["arrayProperties"] == {"size": 12}
@@ -220,8 +265,30 @@ def test_dry_run_needs_no_credentials_and_no_network(tmp_path: Path) -> None:
     assert "Traceback" not in out.stderr
 
 
+def test_dry_run_prints_the_estimate_beside_every_problem(tmp_path: Path) -> None:
+    # A fresh config: no image, no job role, no network, a local output. A real submit refuses
+    # each of them; the dry run lists them all and still prints the requests and the estimate.
+    config = tmp_path / "c4.toml"
+    config.write_text('[data]\nstart = 2017-01-01\nend = 2017-12-31\n')
+    out = _c4(["submit", "--dry-run", "--months", "12", "--config", str(config)],
+              _offline(tmp_path))
+    assert out.returncode == 2, out.stderr
+    doc = json.loads(out.stdout)
+    problems = "\n".join(doc["problems"])
+    for fragment in ("batch.image is unset", "batch.job_role_arn is unset",
+                     "batch.subnets is empty", "output.output = 'c4-results' is not s3://",
+                     "not an s3:// URL", "no AMI", "batch.timeout_s is unset"):
+        assert fragment in problems, fragment
+    estimate = doc["estimate"]
+    assert estimate["stations_assumed"] is True and estimate["stations"] > 0
+    assert estimate["costs"]["total_spot"] > 0 and estimate["timeout_s"] >= 3600
+    assert any("station count assumed" in n for n in estimate["notes"])
+    assert "a real submit would be refused" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_status_reports_the_children_by_state(account: Account, tmp_path: Path) -> None:
-    config, _ = write_config(tmp_path / "c4.toml", account, output=str(tmp_path / "out"))
+    config, _ = write_config(tmp_path / "c4.toml", account)
     job_id = submitted_id(invoke("submit", "--months", "3", "--config", str(config),
                                  "--config-url", "s3://cfg-bucket/c4.toml"))
     wait_children(job_id, 3)
@@ -237,16 +304,22 @@ def test_status_reports_the_children_by_state(account: Account, tmp_path: Path) 
     assert "SUCCEEDED" in table.stdout and "3 children" in table.stdout
 
 
+def _failed_job(config: Path, months: int, start: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    args = ("--config", str(config), "--config-url", "s3://cfg-bucket/c4.toml")
+    monkeypatch.setenv("MOTO_SIMPLE_BATCH_FAIL_AFTER", "0")  # read by the in-process server
+    job = submitted_id(invoke("submit", "--months", str(months), "--start", start, *args))
+    monkeypatch.delenv("MOTO_SIMPLE_BATCH_FAIL_AFTER")
+    assert all(j["status"] == "FAILED" for j in wait_children(job, months))
+    return job
+
+
 def test_rerun_submits_only_the_failed_incomplete_shards_with_their_index_map(
     account: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out_dir = tmp_path / "out"
-    config, _ = write_config(tmp_path / "c4.toml", account, output=str(out_dir))
+    config, _ = write_config(tmp_path / "c4.toml", account)
+    cfg = load_config(config)
     args = ("--config", str(config), "--config-url", "s3://cfg-bucket/c4.toml")
-    monkeypatch.setenv("MOTO_SIMPLE_BATCH_FAIL_AFTER", "0")  # read by the in-process server
-    failed_job = submitted_id(invoke("submit", "--months", "4", "--start", "2017-03", *args))
-    monkeypatch.delenv("MOTO_SIMPLE_BATCH_FAIL_AFTER")
-    assert all(j["status"] == "FAILED" for j in wait_children(failed_job, 4))
+    failed_job = _failed_job(config, 4, "2017-03", monkeypatch)
 
     status = json.loads(invoke("status", failed_job, "--config", str(config), "--json").stdout)
     assert status["counts"]["FAILED"] == 4
@@ -258,7 +331,7 @@ def test_rerun_submits_only_the_failed_incomplete_shards_with_their_index_map(
     # Shard 3 finished before its child failed (its manifest entry exists): not re-run.
     from c4.store import output_location, write_shard_entry
 
-    write_shard_entry(output_location(str(out_dir)), 3, {"shard": 3})
+    write_shard_entry(output_location(cfg.output.output), 3, {"shard": 3})
     rerun = invoke("submit", "--rerun", failed_job, *args)
     rerun_id = submitted_id(rerun)
     batch = boto3.client("batch")
@@ -274,6 +347,29 @@ def test_rerun_submits_only_the_failed_incomplete_shards_with_their_index_map(
     nothing = invoke("submit", "--rerun", rerun_id, *args)
     assert nothing.exit_code == 2
     assert "nothing to re-run" in nothing.stderr
+
+
+def test_rerun_of_one_failed_child_is_a_plain_job_carrying_its_shard(
+    account: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The most common re-run: one month of an array failed. It must not be sent as an "array
+    # of one" (AWS rejects size 1) nor as a plain job relying on AWS_BATCH_JOB_ARRAY_INDEX.
+    config, _ = write_config(tmp_path / "c4.toml", account)
+    cfg = load_config(config)
+    failed_job = _failed_job(config, 3, "2017-06", monkeypatch)
+    from c4.store import output_location, write_shard_entry
+
+    for done in (5, 7):  # children 0 and 2 had finished their months
+        write_shard_entry(output_location(cfg.output.output), done, {"shard": done})
+    rerun_id = submitted_id(invoke("submit", "--rerun", failed_job, "--config", str(config),
+                                   "--config-url", "s3://cfg-bucket/c4.toml"))
+    (job,) = boto3.client("batch").describe_jobs(jobs=[rerun_id])["jobs"]
+    assert not job.get("arrayProperties")
+    assert job["container"]["command"][-2:] == ["--index", "6"]
+    env = {e["name"]: e["value"] for e in job["container"]["environment"]}
+    assert "C4_SHARD_MAP" not in env
+    status = json.loads(invoke("status", rerun_id, "--json").stdout)
+    assert status["size"] == 1 and [c["shard"] for c in status["children"]] == [6]
 
 
 def test_rerun_selection_maps_failed_children_through_the_parent_map() -> None:

@@ -298,3 +298,14 @@ def test_dockerignore_sends_every_source_the_build_needs():
 )
 def test_dockerignore_keeps_build_products_and_other_files_out(path: str):
     assert _ignored(path, _dockerignore())
+
+
+def test_buildkit_requirement_is_stated_where_people_build():
+    # RUN --mount needs BuildKit; the classic builder rejects it, so every place that tells
+    # how to build says so.
+    assert "RUN --mount=" in DOCKERFILE.read_text()
+    assert DOCKERFILE.read_text().startswith("# syntax=docker/dockerfile:1")
+    for doc in (DOC, ROOT / "docs" / "aws.md"):
+        text = doc.read_text()
+        assert "BuildKit" in text and ("DOCKER_BUILDKIT=1" in text or "buildx" in text), doc
+    assert "docker build -t c4 ." not in DOC.read_text().replace("DOCKER_BUILDKIT=1 docker", "")

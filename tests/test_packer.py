@@ -130,9 +130,8 @@ def test_source_ami_filter_is_amazon_ecs_optimized_most_recent(source, locals_):
     }
 
 
-@pytest.mark.parametrize("kind", ["launch_block_device_mappings", "ami_block_device_mappings"])
-def test_scratch_volume_is_mapped_encrypted_and_deleted_on_termination(source, kind):
-    (mapping,) = source[kind]
+def test_scratch_volume_is_mapped_encrypted_and_deleted_on_termination(source):
+    (mapping,) = source["launch_block_device_mappings"]
     assert mapping["device_name"] == SCRATCH_DEVICE
     assert mapping["encrypted"] == "${var.encrypted}"
     assert mapping["delete_on_termination"] is True
@@ -143,14 +142,33 @@ def test_scratch_volume_is_mapped_encrypted_and_deleted_on_termination(source, k
     assert mapping["kms_key_id"] == "${local.scratch_kms_key_id}"
 
 
-def test_launch_and_ami_mappings_are_the_same_volume(source):
-    # The AMI keeps the formatted volume's snapshot only if both name the same device.
-    assert source["launch_block_device_mappings"] == source["ami_block_device_mappings"]
+def _paths_to(node: Any, needle: str, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every key path of the parsed template whose value mentions ``needle``."""
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _paths_to(v, needle, (*path, str(k)))]
+    if isinstance(node, list):
+        return [p for item in node for p in _paths_to(item, needle, path)]
+    return [path] if needle in str(node) else []
+
+
+def test_the_kms_key_lands_only_where_ec2_accepts_it(template, source):
+    # EbsBlockDevice.KmsKeyId (EC2 API reference): "only supported on BlockDeviceMapping
+    # objects called by CreateFleet, RequestSpotInstances, and RunInstances": the build
+    # instance's launch mapping (RunInstances) takes it, CreateImage's mapping does not (and
+    # cannot change a snapshot's encryption or size: the AMI inherits the launch volume's).
+    assert "ami_block_device_mappings" not in source
+    assert not any("kms" in key for key in source if key != "launch_block_device_mappings")
+    assert _paths_to(template["source"], "scratch_kms_key_id") == [
+        ("amazon-ebs", "c4", "launch_block_device_mappings", "kms_key_id")]
+    assert _paths_to(template["source"], "var.kms_key_id") == []
+    assert _paths_to(template["locals"], "var.kms_key_id") == [("scratch_kms_key_id",)]
+    assert _paths_to(template["build"], "kms") == []
 
 
 def test_provisioners_format_scratch_first_and_clear_ecs_state_last(build, source):
     scripts = [Path(p["shell"]["script"]).name for p in build["provisioner"]]
-    assert scripts == ["setup-scratch-volume.sh", "prepare-ecs-image.sh"]
+    assert scripts == ["setup-scratch-volume.sh", "block-container-imds.sh",
+                       "prepare-ecs-image.sh"]
     env = dict(item.split("=", 1) for item in build["provisioner"][0]["shell"]["environment_vars"])
     assert env["C4_SCRATCH_DEVICE_NAME"] == source["launch_block_device_mappings"][0]["device_name"]
     assert env["C4_SCRATCH_MOUNTPOINT"] == "${local.scratch_mountpoint}"
@@ -168,6 +186,16 @@ def test_every_script_is_provisioned_and_executable(build):
         text = script.read_text()
         assert text.startswith("#!/usr/bin/env bash\n"), script
         assert "\nset -euo pipefail\n" in text, script
+
+
+def test_containers_are_kept_from_the_instance_metadata_service():
+    text = (SCRIPTS / "block-container-imds.sh").read_text()
+    # AWS's rule for ECS container instances: drop docker+ -> 169.254.169.254 in DOCKER-USER,
+    # restored at boot by the iptables service; and checked after saving.
+    assert "--in-interface 'docker+' --destination \"$imds/32\" --jump DROP" in text
+    assert "iptables -I DOCKER-USER 1" in text and "systemctl enable iptables" in text
+    assert "${C4_IMDS_ADDRESS:-169.254.169.254}" in text
+    assert "-A DOCKER-USER -d $imds/32 -i docker+ -j DROP" in text  # iptables-save's order
 
 
 def test_mount_point_and_label(locals_):
@@ -216,8 +244,10 @@ def test_packer_fmt_check():
         ("-var", "scratch_volume_type=gp2", "-var", "encrypted=false"),
         ("-var", "scratch_volume_type=io2", "-var", "scratch_iops=20000",
          "-var", "kms_key_id=alias/c4-scratch"),
+        ("-var", "kms_key_id=arn:aws:kms:us-west-2:123456789012:key/"
+                 "1234abcd-12ab-34cd-56ef-1234567890ab"),
     ],
-    ids=["default", "al2", "al2-arm64", "gp2-unencrypted", "io2-kms"],
+    ids=["default", "al2", "al2-arm64", "gp2-unencrypted", "io2-kms", "kms-arn"],
 )
 def test_packer_validate(var_args):
     result = _packer("validate", *var_args, str(TEMPLATE))
@@ -286,3 +316,9 @@ def test_throughput_and_iops_only_for_volume_types_that_take_them(volume_type, t
     var = ("-var", f"scratch_volume_type={volume_type}")
     assert _console("local.scratch_throughput", *var) == throughput
     assert _console("local.scratch_iops", *var) == iops
+
+
+@pytest.mark.parametrize(("value", "expected"), [("alias/c4-scratch", "alias/c4-scratch"),
+                                                  ("", "null")])
+def test_kms_key_reaches_the_launch_mapping_or_nothing(value, expected):
+    assert _console("local.scratch_kms_key_id", "-var", f"kms_key_id={value}") == expected

@@ -18,6 +18,7 @@ __all__ = [
     "spectra",
     "stack",
     "time_normalize",
+    "to_grid",
     "unpack",
     "whiten",
     "windows",
@@ -101,3 +102,20 @@ def stack(
 def phase_sum(x: _F32, threads: int | None = None) -> _C64: ...
 def pack(spectra: _C64) -> _F32: ...
 def unpack(packed: _F32, n_bins: int) -> _C64: ...
+def to_grid(
+    samples: list[npt.NDArray[np.int32] | npt.NDArray[np.float32] | npt.NDArray[np.float64]],
+    starts: list[float],
+    rates: list[float],
+    out: _F32,
+    gaps: npt.NDArray[np.bool_],
+    fs: float,
+    *,
+    margin: float = 60.0,
+    taper_fraction: float = 0.05,
+    taper_max: float = 60.0,
+    response: npt.NDArray[np.complex128] | None = None,
+    response_f0: float = 0.0,
+    response_df: float = 0.0,
+    pre_filt: tuple[float, float, float, float] | None = None,
+    water_level: float = 60.0,
+) -> tuple[int, int, list[tuple[float, float, int, int, int, str, int]]]: ...

@@ -240,7 +240,14 @@ class ProcessingConfig(_Section):
     response_output: Literal["DISP", "VEL", "ACC"] = Field(
         "VEL", description="Ground-motion unit after response removal."
     )
-    workers: int = Field(0, ge=0, description="Preprocessing processes (0: one per core).")
+    preprocess: Literal["kernels", "obspy"] = Field(
+        "kernels", description="Preprocessing path: kernels (libmseed decoding and the Rust "
+        "kernels in threads) or obspy (the reference path in a process pool, ~10x slower).",
+    )
+    workers: int = Field(
+        0, ge=0, description="Preprocessing threads (kernels) or processes (obspy); 0: one per "
+        "core.",
+    )
     threads: int = Field(
         0, ge=0, description="Kernel threads (0: C4_NUM_THREADS or one per core)."
     )

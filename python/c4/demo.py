@@ -67,12 +67,14 @@ def write_synthetic_archive(
     day_length_s: float = 7200.0, fs: float = 10.0, velocity_km_s: float = 3.0,
     aperture_km: float = 60.0, layout: str = "scedc", metadata: str = "stationxml",
     network: str = "SY", channel: str = "HHZ", band: tuple[float, float] | None = (0.05, 2.0),
-    n_sources: int = 400, seed: int = 0, station_file: str = "{network}/{network}_{station}.xml",
+    n_sources: int = 400, seed: int = 0, encoding: str = "FLOAT32",
+    station_file: str = "{network}/{network}_{station}.xml",
 ) -> dict[str, Any]:
     """Write a synthetic archive below ``root``; returns its description (paths, station
     coordinates, ...). Day ``k`` holds an independent diffuse-field record of ``day_length_s``
     seconds starting at midnight; ``layout`` is ``scedc``, ``ncedc`` or ``sds``; ``metadata`` is
-    ``stationxml`` (``FDSNstationXML/`` + ``station_file``) or ``csv`` (``stations.csv``)."""
+    ``stationxml`` (``FDSNstationXML/`` + ``station_file``) or ``csv`` (``stations.csv``);
+    ``encoding`` is ``FLOAT32`` or ``STEIM2`` (int32 counts, as real archives hold them)."""
     from obspy import Trace, UTCDateTime
     from obspy.core.inventory import Channel, Inventory, Network, Site, Station
 
@@ -93,10 +95,12 @@ def write_synthetic_archive(
             key = {"scedc": scedc_key, "ncedc": ncedc_key, "sds": sds_key}[layout](ch, day)
             path = root / key
             path.parent.mkdir(parents=True, exist_ok=True)
-            tr = Trace(data=(rec * 1000).astype(np.float32), header={
+            samples = (np.round(rec * 1000).astype(np.int32) if encoding == "STEIM2"
+                       else (rec * 1000).astype(np.float32))
+            tr = Trace(data=samples, header={
                 "network": ch.network, "station": ch.station, "location": ch.location,
                 "channel": ch.channel, "sampling_rate": fs, "starttime": t0})
-            tr.write(str(path), format="MSEED", encoding="FLOAT32", reclen=4096)
+            tr.write(str(path), format="MSEED", encoding=encoding, reclen=4096)
     if metadata == "csv":
         meta = root / "stations.csv"
         rows = ["network,station,latitude,longitude,elevation"]

@@ -10,7 +10,8 @@ This is what ``c4 correlate`` (and so every Batch array child) runs. For each da
    fetch the files to scratch in parallel; a file that cannot be fetched after retries makes
    the day *failed*: it is not marked complete, the shard finishes its other days, skips its
    stack and raises :class:`ShardIncomplete` (``c4 correlate`` exits 1), so a re-run retries it;
-4. preprocess every channel (:mod:`c4.preprocess`, process pool);
+4. preprocess every channel (:mod:`c4.preprocess`: kernels in threads, each channel written in
+   place into one row of the day's records);
 5. whitened window spectra and correlations of all pairs (Rust kernels), pairs in blocks;
 6. write the day's correlations to the results store, one pair partition at a time (pairs of a
    partition are correlated, written and freed before the next), then its manifest entry;
@@ -212,26 +213,24 @@ class _Shard:
                                      p.min_data_fraction, p.remove_response, p.response_output,
                                      pre_filt, inv))
         with t.stage("preprocess"):
-            results = [r for r in pre.run(tasks) if r.data is not None]
-        info["n_channels"] = len(results)
-        kept = [ChannelId.parse(r.channel) for r in results]
+            records = pre.day(tasks)
+        info["n_channels"] = len(records.kept)
+        kept = [ChannelId.parse(r.channel) for r in records.kept]
         pairs, table = make_pairs(kept, coords, cfg)
         if len(pairs) == 0:
             log.warning("day %s: no pairs to correlate (%d channels with data)", day, len(kept))
             return {**info, "timings": t.as_dict()}
         threads = p.threads or None
         with t.stage("spectra"):
-            data = np.stack([r.data for r in results])  # type: ignore[misc]
-            gaps = np.stack([r.gaps for r in results])  # type: ignore[misc]
             spec = kernels.spectra(
-                data, p.sampling_rate, cc_len=p.cc_len, step=p.step, maxlag=p.maxlag,
-                freqmin=p.freqmin, freqmax=p.freqmax, gaps=gaps,
+                records.data, p.sampling_rate, cc_len=p.cc_len, step=p.step, maxlag=p.maxlag,
+                freqmin=p.freqmin, freqmax=p.freqmax, gaps=records.gaps,
                 taper_fraction=p.taper_fraction, taper_bins=p.taper_bins,
                 time_norm=p.time_norm, smooth_n=p.smooth_n, clip_std=p.clip_std,
                 freq_norm=p.freq_norm, smoothspect_n=p.smoothspect_n,
                 max_gap_fraction=p.max_gap_fraction, max_std_ratio=p.max_std_ratio,
                 threads=threads)
-            del data, gaps
+            del records
         part_of = partition_of(table["pair"], n_parts)
         n_dropped = 0
         for part in np.unique(part_of):
@@ -282,7 +281,7 @@ class _Shard:
         rep = self.reporter
         rep.event("shard_start", shard=self.index, label=self.label,
                   first_day=self.days[0].isoformat(), last_day=self.days[-1].isoformat())
-        with Preprocessor(cfg.processing.workers) as pre, rep.task(
+        with Preprocessor(cfg.processing.workers, cfg.processing.preprocess) as pre, rep.task(
                 f"shard {self.label}: days", total=len(self.days)) as task:
             for day in self.days:
                 entry = day_entry(self.out, day)

@@ -1,6 +1,14 @@
-"""Preprocessing of channel-days with obspy, in a process pool over channels.
+"""Preprocessing of channel-days: the obspy reference path and the :class:`Preprocessor`.
 
-For one channel-day (:func:`preprocess_channel`):
+:class:`Preprocessor` runs a day's channels by one of two methods (``processing.preprocess``):
+
+- ``kernels`` (default): :func:`c4.daygrid.grid_channel` in threads (libmseed decoding and the
+  Rust kernels both run without the GIL), each channel written in place into one row of the
+  day's ``(channels, samples)`` records;
+- ``obspy``: :func:`preprocess_channel` below in a process pool, the reference the kernels are
+  tested against (and measured against in ``benches/``).
+
+For one channel-day, the obspy path (:func:`preprocess_channel`):
 
 1. read every file of the channel (a corrupt or unreadable file is logged as
    ``skipping corrupt file <path>: <reason>`` and skipped), keep the channel's traces at the
@@ -22,7 +30,7 @@ import math
 import multiprocessing
 import os
 from collections import Counter
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +38,20 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ChannelResult", "ChannelTask", "Preprocessor", "preprocess_channel", "remove_line"]
+__all__ = [
+    "METHODS",
+    "ChannelResult",
+    "ChannelTask",
+    "DayRecords",
+    "Preprocessor",
+    "drop",
+    "first_line",
+    "preprocess_channel",
+    "remove_line",
+]
+
+#: Values of ``processing.preprocess``.
+METHODS = ("kernels", "obspy")
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,20 @@ class ChannelResult:
     """bool (npts,), True where there was no data."""
     messages: list[tuple[int, str]]
     """(logging level, message) to log in the parent process."""
+    reason: str | None = None
+    """Why the channel-day was dropped (None if kept)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type's name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def drop(channel: str, messages: list[tuple[int, str]], reason: str) -> ChannelResult:
+    """A dropped channel-day: ``reason`` is kept and logged as ``dropping <channel>: <reason>``."""
+    messages.append((logging.WARNING, f"dropping {channel}: {reason}"))
+    return ChannelResult(channel, None, None, messages, reason)
 
 
 def _to_grid(x: np.ndarray, fs_in: float, seg_t0: float, fs: float, npts: int
@@ -118,14 +153,12 @@ def preprocess_channel(task: ChannelTask) -> ChannelResult:
         try:
             got = read(path)
         except Exception as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            msgs.append((logging.WARNING, f"skipping corrupt file {path}: {reason}"))
+            msgs.append((logging.WARNING, f"skipping corrupt file {path}: {first_line(exc)}"))
             continue
         st += got.select(network=net, station=sta, location=loc, channel=cha)
     st.traces = [tr for tr in st if tr.stats.npts > 1]
     if not st:
-        msgs.append((logging.WARNING, f"dropping {task.channel}: no readable data"))
-        return ChannelResult(task.channel, None, None, msgs)
+        return drop(task.channel, msgs, "no readable data")
     rates = Counter(round(tr.stats.sampling_rate, 6) for tr in st)
     rate = rates.most_common(1)[0][0]
     if len(rates) > 1:
@@ -137,8 +170,7 @@ def preprocess_channel(task: ChannelTask) -> ChannelResult:
     try:
         st.merge(method=1, fill_value=None)
     except Exception as exc:
-        msgs.append((logging.WARNING, f"dropping {task.channel}: cannot merge: {exc}"))
-        return ChannelResult(task.channel, None, None, msgs)
+        return drop(task.channel, msgs, f"cannot merge: {first_line(exc)}")
     day_end = day0 + task.npts / fs
     st = st.split().trim(day0 - 60, day_end + 60)
     data = np.zeros(task.npts, np.float64)
@@ -153,9 +185,7 @@ def preprocess_channel(task: ChannelTask) -> ChannelResult:
                 tr.remove_response(task.inventory, output=task.response_output,
                                    pre_filt=task.pre_filt, zero_mean=True, taper=False)
             except Exception as exc:
-                msgs.append((logging.WARNING,
-                             f"dropping {task.channel}: response removal failed: {exc}"))
-                return ChannelResult(task.channel, None, None, msgs)
+                return drop(task.channel, msgs, f"response removal failed: {first_line(exc)}")
         if tr.stats.sampling_rate > fs * (1 + 1e-9):
             tr.filter("lowpass", freq=0.4 * fs, corners=8, zerophase=True)
         placed = _to_grid(tr.data, tr.stats.sampling_rate, tr.stats.starttime - day0, fs,
@@ -167,10 +197,9 @@ def preprocess_channel(task: ChannelTask) -> ChannelResult:
         covered[k0:k0 + len(values)] = True
     fraction = covered.mean()
     if fraction < task.min_data_fraction or not covered.any():
-        msgs.append((logging.WARNING,
-                     f"dropping {task.channel}: only {fraction:.0%} of the day has data "
-                     f"(processing.min_data_fraction = {task.min_data_fraction:.0%})"))
-        return ChannelResult(task.channel, None, None, msgs)
+        return drop(task.channel, msgs,
+                    f"only {fraction:.0%} of the day has data "
+                    f"(processing.min_data_fraction = {task.min_data_fraction:.0%})")
     if fraction < 1:
         msgs.append((logging.INFO, f"{task.channel}: gaps in {1 - fraction:.1%} of the day, "
                                    "zero-filled and masked"))
@@ -178,13 +207,35 @@ def preprocess_channel(task: ChannelTask) -> ChannelResult:
     return ChannelResult(task.channel, data.astype(np.float32), ~covered, msgs)
 
 
-class Preprocessor:
-    """Runs :func:`preprocess_channel` over channels: serially for ``workers == 1``, else in a
-    process pool (``forkserver`` start, so the kernels' threads are never forked) kept for the
-    life of the object. ``workers = 0`` means one per core."""
+@dataclass
+class DayRecords:
+    """A day's preprocessed channels, ready for :func:`c4.kernels.spectra`."""
 
-    def __init__(self, workers: int = 0) -> None:
+    data: np.ndarray
+    """float32 ``(kept channels, npts)``, zeros in gaps."""
+    gaps: np.ndarray
+    """bool ``(kept channels, npts)``, True where there was no data."""
+    results: list[ChannelResult]
+    """Every task's result, in task order; kept ones hold rows of ``data`` and ``gaps``."""
+
+    @property
+    def kept(self) -> list[ChannelResult]:
+        """Results with data, in the order of the rows."""
+        return [r for r in self.results if r.data is not None]
+
+
+class Preprocessor:
+    """Runs a day's channels by ``method`` (``kernels`` or ``obspy``, see the module docs) on
+    ``workers`` threads (kernels) or processes (obspy; ``forkserver`` start, so the kernels'
+    threads are never forked), kept for the life of the object. ``workers = 0`` means one per
+    core; ``workers = 1`` runs in the calling thread."""
+
+    def __init__(self, workers: int = 0, method: str = "kernels") -> None:
+        if method not in METHODS:
+            raise ValueError(f"method: unknown value {method!r}; allowed values: "
+                             f"{', '.join(METHODS)}")
         self.workers = workers or os.cpu_count() or 1
+        self.method = method
         self._pool: Executor | None = None
 
     def __enter__(self) -> Preprocessor:
@@ -198,18 +249,59 @@ class Preprocessor:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
-    def run(self, tasks: list[ChannelTask]) -> list[ChannelResult]:
-        """Results in the order of ``tasks``; messages are logged here, in the parent."""
-        if self.workers <= 1 or len(tasks) <= 1:
-            results = [preprocess_channel(t) for t in tasks]
-        else:
-            if self._pool is None:
+    def _executor(self) -> Executor:
+        if self._pool is None:
+            if self.method == "kernels":
+                self._pool = ThreadPoolExecutor(max_workers=self.workers,
+                                                thread_name_prefix="c4-preprocess")
+            else:
                 method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() \
                     else "spawn"
                 ctx = multiprocessing.get_context(method)
                 self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
-            results = list(self._pool.map(preprocess_channel, tasks, chunksize=1))
+        return self._pool
+
+    def run(self, tasks: list[ChannelTask]) -> list[ChannelResult]:
+        """Results in the order of ``tasks``; messages are logged here, in the parent."""
+        return self.day(tasks).results
+
+    def day(self, tasks: list[ChannelTask]) -> DayRecords:
+        """Preprocess one day's ``tasks`` (all of one grid) into :class:`DayRecords`."""
+        npts = {t.npts for t in tasks}
+        if len(npts) > 1:
+            raise ValueError(f"tasks of one day must share the grid, got npts {sorted(npts)}")
+        n = npts.pop() if npts else 0
+        if self.method == "kernels":
+            from c4.daygrid import grid_channel
+
+            data = np.empty((len(tasks), n), np.float32)
+            gaps = np.empty((len(tasks), n), bool)
+            if self.workers <= 1 or len(tasks) <= 1:
+                results = [grid_channel(t, data[i], gaps[i]) for i, t in enumerate(tasks)]
+            else:
+                pool = self._executor()
+                results = list(pool.map(grid_channel, tasks, data, gaps))
+            rows = [i for i, r in enumerate(results) if r.data is not None]
+            if len(rows) < len(tasks):
+                # move the kept rows up (in order, so no row is overwritten before it moves)
+                for dst, src in enumerate(rows):
+                    if dst != src:
+                        data[dst] = data[src]
+                        gaps[dst] = gaps[src]
+                data, gaps = data[:len(rows)], gaps[:len(rows)]
+                for dst, src in enumerate(rows):
+                    results[src].data, results[src].gaps = data[dst], gaps[dst]
+        else:
+            if self.workers <= 1 or len(tasks) <= 1:
+                results = [preprocess_channel(t) for t in tasks]
+            else:
+                results = list(self._executor().map(preprocess_channel, tasks, chunksize=1))
+            kept = [r for r in results if r.data is not None]
+            data = (np.stack([r.data for r in kept if r.data is not None]) if kept
+                    else np.empty((0, n), np.float32))
+            gaps = (np.stack([r.gaps for r in kept if r.gaps is not None]) if kept
+                    else np.empty((0, n), bool))
         for r in results:
             for level, msg in r.messages:
                 log.log(level, msg)
-        return results
+        return DayRecords(data, gaps, results)

@@ -1,4 +1,5 @@
-"""CLI of the Batch commands: ``c4 submit``, ``c4 status``, ``c4 local``, ``c4 iam-policy``.
+"""CLI of the Batch commands ``c4 submit``, ``status`` and ``local``; the account-level commands
+``iam-policy`` and ``teardown`` are in :mod:`c4.batch.account_cli`.
 
 Each command parses options, calls one library function of :mod:`c4.batch`, and turns domain
 errors into a message and a non-zero exit (2: bad input, nothing sent; 1: AWS or child failure).
@@ -10,7 +11,6 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,7 +24,7 @@ LOG_DIR = Path("c4-local-logs")
 
 
 @contextmanager
-def _domain_errors() -> Iterator[None]:
+def domain_errors() -> Iterator[None]:
     """Map user mistakes to exit 2 and AWS failures to exit 1, without tracebacks."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -48,18 +48,18 @@ def _domain_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _quote(value: Any) -> str:
+def quote(value: Any) -> str:
     """A TOML value for ``section.key=value`` overrides (JSON strings/arrays are valid TOML)."""
     return json.dumps(value)
 
 
-def _load(config: str | None, overrides: list[str]) -> Any:
+def load(config: str | None, overrides: list[str]) -> Any:
     from c4.config import load_config
 
     return load_config(config, overrides)
 
 
-def _warn(lines: list[str]) -> None:
+def warn(lines: list[str]) -> None:
     for line in lines:
         err.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
 
@@ -136,12 +136,12 @@ def submit_command(
     }
     lists = {"instance_types": instance_types, "subnets": subnets,
              "security_groups": security_groups}
-    overrides = [f"batch.{k}={_quote(v)}" for k, v in options.items() if v is not None]
+    overrides = [f"batch.{k}={quote(v)}" for k, v in options.items() if v is not None]
     overrides += [
-        f"batch.{k}={_quote([s.strip() for s in v.split(',') if s.strip()])}"
+        f"batch.{k}={quote([s.strip() for s in v.split(',') if s.strip()])}"
         for k, v in lists.items() if v is not None
     ]
-    with _domain_errors():
+    with domain_errors():
         _submit(config, config_url, months, start, rerun, dry_run, stations,
                 overrides + list(set_ or []), archive_size)
 
@@ -154,7 +154,7 @@ def _submit(
     from c4.batch import estimate as est
     from c4.batch import submit as sub
 
-    cfg = _load(config, overrides)
+    cfg = load(config, overrides)
     url = config_url or config
     if rerun is not None:
         if dry_run:
@@ -165,51 +165,89 @@ def _submit(
         selection = _rerun_selection(cfg, rerun)
     else:
         selection = sub.select_shards(cfg, months, start)
-    prepared = sub.prepare(cfg, selection, config_url=url, region=cfg.batch.region)
+    archive = None
+    if stations is not None:
+        size = est.campaign_size(cfg, stations, "--stations")
+    else:
+        if archive_size:
+            archive, why = _size_from_archive(cfg, selection.shards)
+        if archive is not None:
+            size = est.CampaignSize(
+                archive.stations, archive.channels,
+                archive.sample_rate_hz or est.CampaignSize.source_sampling_rate_hz,
+                source=f"archive listing of {', '.join(archive.days)}")
+        else:
+            if archive_size:
+                warn([why])
+            size = est.campaign_size(cfg, est.count_stations(cfg), "data.stations metadata")
+    region = cfg.batch.region or _default_region()
+    prepared = sub.prepare(cfg, selection, config_url=url, size=size, region=region,
+                           strict=not dry_run)
     if dry_run:
-        n_stations, n_channels, archive = stations, None, None
-        if stations is None and archive_size:
-            from c4.shards import shard_days
-            from c4.sources.sizing import size_archive_within
-
-            days = [d for s in selection.shards for d in shard_days(cfg, s)]
-            archive, why = size_archive_within(cfg, days)
-            if archive is not None:
-                n_stations, n_channels = archive.stations, archive.channels
-            else:
-                prepared.warnings.append(why)
-        if n_stations is None:
-            n_stations = est.count_stations(cfg)
-        estimate = est.estimate(cfg, selection.shards, n_stations, n_channels)
-        _warn(prepared.warnings)
+        warn(prepared.warnings)
         doc = {
             "requests": prepared.plan.as_json_dict(),
             "shards": selection.shards,
-            "estimate": estimate.to_json_dict(),
+            "estimate": prepared.estimate.to_json_dict(),
             "archive": archive.to_json_dict() if archive is not None else None,
+            "problems": prepared.errors,
             "warnings": prepared.warnings,
+            "filled_in_by_submit": {
+                "batch.create_compute_environment": "computeResources.launchTemplate.version: "
+                "the template version found or created (1 for a new template); "
+                "computeEnvironmentName for a blue/green replacement",
+                "batch.register_job_definition": "containerProperties.image: the tag's "
+                "digest (repo@sha256:...) when ECR knows it",
+            },
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        if prepared.errors:
+            err.print("[red]error:[/red] a real submit would be refused:", highlight=False)
+            for line in prepared.errors:
+                err.print(f"  - {line}", highlight=False, markup=False)
+            raise typer.Exit(2)
         return
-    if not url.startswith("s3://"):
-        raise sub.SubmitError(
-            f"the job cannot read {url!r}: copy c4.toml to S3 and pass --config-url s3://..."
-        )
-    _warn(prepared.warnings)
-    done = sub.send_plan(prepared, sub.session_for(cfg.batch.region))
+    warn(prepared.warnings)
+    e = prepared.estimate
+    err.print(f"estimate: {e.vcpu_hours:,.0f} vCPU-hours, {e.costs.total_spot:,.2f} USD on Spot "
+              f"({e.costs.total_on_demand:,.2f} on demand), results "
+              f"{e.costs.results_storage_per_month:,.2f} USD/month; timeout "
+              f"{e.timeout_s / 3600:.0f} h per attempt (c4 submit --dry-run lists every term)",
+              highlight=False)
+    done = sub.send_plan(prepared, sub.session_for(region))
     table = Table(title="c4 submit")
-    table.add_column("resource")
-    table.add_column("name")
-    table.add_column("action")
+    for col in ("resource", "name", "action", "detail"):
+        table.add_column(col)
     for r in done.resources:
-        table.add_row(r.kind, r.name, r.action)
-    table.add_row("job", done.job_name, f"{done.size} child(ren)")
+        table.add_row(r.kind, r.name, r.action, r.detail)
+    table.add_row("job", done.job_name, f"{done.size} child(ren)", "")
     out.print(table)
-    if done.shard_map is not None:
+    for note in done.notes:
+        err.print(f"note: {note}", highlight=False, markup=False)
+    if done.shard_map is not None and done.size > 1:
         from c4.batch.status import ranges
 
         out.print(f"shard map (child i runs shard map[i]): {ranges(done.shard_map)}")
+    elif done.size == 1:
+        out.print(f"one shard ({selection.shards[0]}): a plain job running "
+                  f"--index {selection.shards[0]}", highlight=False)
     out.print(f"Submitted job {done.job_id} ({done.size} children)", highlight=False)
+
+
+def _default_region() -> str | None:
+    """The region boto3 would use (environment or profile), read offline."""
+    import boto3
+
+    return boto3.Session().region_name
+
+
+def _size_from_archive(cfg: Any, shards: list[int]) -> tuple[Any, str]:
+    """(:class:`c4.sources.sizing.ArchiveSize`, "") from a few listed days of the shards, or
+    (None, why not)."""
+    from c4.shards import shard_days
+    from c4.sources.sizing import size_archive_within
+
+    return size_archive_within(cfg, [d for s in shards for d in shard_days(cfg, s)])
 
 
 def _rerun_selection(cfg: Any, job_id: str) -> Any:
@@ -220,7 +258,7 @@ def _rerun_selection(cfg: Any, job_id: str) -> Any:
     report = st.job_report(batch, job_id)
     active = [c for c in report.children if c.status not in ("SUCCEEDED", "FAILED")]
     if active:
-        _warn([f"{len(active)} children of {job_id} have not finished; only FAILED ones rerun"])
+        warn([f"{len(active)} children of {job_id} have not finished; only FAILED ones rerun"])
     completed = _completed_or_none(cfg)
     return sub.rerun_selection([c.index for c in report.failed()],
                                [c.shard for c in report.children], completed)
@@ -232,7 +270,7 @@ def _completed_or_none(cfg: Any) -> set[int] | None:
     try:
         return manifest_shards(cfg.output.output, cfg.data.endpoint_url)
     except Exception as exc:  # the manifest refines the answer; never block on it
-        _warn([f"could not read the output manifest at {cfg.output.output}: {exc}"])
+        warn([f"could not read the output manifest at {cfg.output.output}: {exc}"])
         return None
 
 
@@ -249,12 +287,12 @@ def status_command(
     from c4.batch import status as st
     from c4.batch.submit import session_for
 
-    with _domain_errors():
+    with domain_errors():
         report = st.job_report(session_for(region).client("batch"), job_id)
         source = config or report.config_url
         if source:
             try:
-                cfg = _load(source, [])
+                cfg = load(source, [])
                 done = st.manifest_shards(cfg.output.output, cfg.data.endpoint_url)
                 report.completed_shards = sorted(done)
             except Exception as exc:  # report the job even when the manifest is unreadable
@@ -281,7 +319,7 @@ def _print_report(report: Any) -> None:
     out.print(table)
     failed = report.failed()
     if failed:
-        ft = Table(title="failed children")
+        ft = Table(title=f"failed children (logs in CloudWatch group {report.log_group})")
         for col in ("child", "shard", "status reason", "log stream"):
             ft.add_column(col)
         for c in failed:
@@ -311,8 +349,8 @@ def local_command(
     from c4.batch import local as loc
     from c4.batch.submit import select_shards
 
-    with _domain_errors():
-        cfg = _load(config, [])
+    with domain_errors():
+        cfg = load(config, [])
         selection = select_shards(cfg, months, start)
     runs = loc.run_local(loc.correlate_command(config), selection.size, workers, logs,
                          shard_map=selection.shard_map, console=err)
@@ -326,62 +364,12 @@ def local_command(
         raise typer.Exit(1)
 
 
-class RoleChoice(str, Enum):
-    job = "job"
-    instance = "instance"
-    service = "service"
-
-
-class DocumentChoice(str, Enum):
-    full = "full"
-    policy = "policy"
-    trust = "trust"
-
-
-def iam_policy_command(
-    kind: Annotated[RoleChoice, typer.Argument(help="job, instance or service role.")],
-    input_url: str | None = typer.Option(None, "--input", help="s3://bucket/prefix jobs read."),
-    output_url: str | None = typer.Option(None, "--output", help="s3://bucket/prefix written."),
-    config_url: str | None = typer.Option(None, "--config-url", help="s3:// c4.toml jobs read."),
-    config: str | None = typer.Option(
-        None, "--config", "-c", help="c4.toml whose data.source/output.output fill the defaults."
-    ),
-    document: Annotated[
-        DocumentChoice,
-        typer.Option(help="full (all of it), policy (the inline policy, job only) or trust."),
-    ] = DocumentChoice.full,
-) -> None:
-    """Print least-privilege IAM policies (JSON) for the job, instance or service role."""
-    from c4.batch.iam import role_description
-
-    with _domain_errors():
-        if config is not None:
-            cfg = _load(config, [])
-            input_url = input_url or cfg.data.source
-            output_url = output_url or cfg.output.output
-        try:
-            desc = role_description(kind.value, input_url, output_url, config_url)
-        except ValueError as exc:
-            from c4.batch.submit import SubmitError
-
-            raise SubmitError(str(exc)) from None
-        if document is DocumentChoice.trust:
-            doc = desc["AssumeRolePolicyDocument"]
-        elif document is DocumentChoice.policy:
-            if "PolicyDocument" not in desc:
-                raise_msg = f"the {kind.value} role has only managed policies: "
-                from c4.batch.submit import SubmitError
-
-                raise SubmitError(raise_msg + ", ".join(desc["ManagedPolicyArns"]))
-            doc = desc["PolicyDocument"]
-        else:
-            doc = desc
-    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-
-
 def register(app: typer.Typer) -> None:
     """Add the Batch commands to the top-level ``c4`` app."""
     app.command("submit")(submit_command)
     app.command("status")(status_command)
     app.command("local")(local_command)
+    from c4.batch.account_cli import iam_policy_command, teardown_command
+
     app.command("iam-policy")(iam_policy_command)
+    app.command("teardown")(teardown_command)

@@ -1,9 +1,11 @@
-"""Create or update the Batch resources by name, idempotently.
+"""Create or update the log group, launch template, job queue and job definition by name.
 
 Each ``ensure_*`` function looks the resource up, creates it from the request of
-:mod:`c4.batch.requests` when absent, updates only what differs when present, and reports what
-it did. A job definition gets a new revision only when its request changed (tag
-:data:`c4.batch.requests.SPEC_TAG`), so repeated submits leave no trail of identical revisions.
+:mod:`c4.batch.requests` when absent, updates only what differs when present (comparing only
+the keys c4 sets: AWS adds its own), and reports what it did. A launch template gets a new
+version only when no existing version has c4's data, and a job definition a new revision only
+when its request changed (tag :data:`c4.batch.requests.SPEC_TAG`), so repeated submits leave
+no trail. The compute environment, with AWS's update rules, is :mod:`c4.batch.environment`.
 """
 
 from __future__ import annotations
@@ -29,16 +31,36 @@ class BatchResourceError(RuntimeError):
 
 @dataclass(frozen=True)
 class ResourceResult:
-    """What ``ensure_*`` did: ``action`` is created, updated, unchanged or new revision."""
+    """What ``ensure_*`` did: ``action`` is created, updated, unchanged, new version, new
+    revision or replaced; ``detail`` says more (the version pinned, the update kind, ...)."""
 
     kind: str
     name: str
     action: str
     arn: str
+    detail: str = ""
 
 
-def ensure_launch_template(ec2: Any, request: dict[str, Any]) -> ResourceResult:
-    """Create the launch template, or add a version when its data differ from ``request``."""
+def ensure_log_group(logs: Any, create: dict[str, Any], retention: dict[str, Any]
+                     ) -> ResourceResult:
+    """Create the job log group unless it exists; set its retention when it differs."""
+    name = create["logGroupName"]
+    found = [g for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+             if g["logGroupName"] == name]
+    action = "unchanged"
+    if not found:
+        logs.create_log_group(**create)
+        action = "created"
+    if not found or found[0].get("retentionInDays") != retention["retentionInDays"]:
+        logs.put_retention_policy(**retention)
+        action = action if action == "created" else "updated"
+    return ResourceResult("log group", name, action, name,
+                          f"retention {retention['retentionInDays']} days")
+
+
+def ensure_launch_template(ec2: Any, request: dict[str, Any]) -> tuple[ResourceResult, int]:
+    """Create the launch template, or find the version whose data equal ``request``'s, or add
+    one; returns the result and that version's number (what the environment pins)."""
     name = request["LaunchTemplateName"]
     try:
         found = ec2.describe_launch_templates(LaunchTemplateNames=[name])["LaunchTemplates"]
@@ -48,72 +70,28 @@ def ensure_launch_template(ec2: Any, request: dict[str, Any]) -> ResourceResult:
         found = []
     if not found:
         made = ec2.create_launch_template(**request)["LaunchTemplate"]
-        return ResourceResult("launch template", name, "created", made["LaunchTemplateId"])
+        version = int(made.get("LatestVersionNumber") or 1)
+        return (ResourceResult("launch template", name, "created", made["LaunchTemplateId"],
+                               f"version {version}"), version)
     template_id = found[0]["LaunchTemplateId"]
-    latest = ec2.describe_launch_template_versions(
-        LaunchTemplateName=name, Versions=["$Latest"]
-    )["LaunchTemplateVersions"][0]
-    if _contains(latest.get("LaunchTemplateData", {}), request["LaunchTemplateData"]):
-        return ResourceResult("launch template", name, "unchanged", template_id)
-    ec2.create_launch_template_version(
+    versions = [
+        v for page in ec2.get_paginator("describe_launch_template_versions").paginate(
+            LaunchTemplateName=name)
+        for v in page["LaunchTemplateVersions"]
+    ]
+    for v in sorted(versions, key=lambda v: -int(v["VersionNumber"])):
+        if contains(v.get("LaunchTemplateData", {}), request["LaunchTemplateData"]):
+            number = int(v["VersionNumber"])
+            return (ResourceResult("launch template", name, "unchanged", template_id,
+                                   f"version {number}"), number)
+    made = ec2.create_launch_template_version(
         LaunchTemplateName=name,
         LaunchTemplateData=request["LaunchTemplateData"],
         VersionDescription="c4 submit",
-    )
-    return ResourceResult("launch template", name, "updated", template_id)
-
-
-_CE_UPDATABLE = (
-    "minvCpus", "maxvCpus", "instanceTypes", "subnets", "securityGroupIds", "allocationStrategy",
-    "bidPercentage", "launchTemplate", "ec2Configuration", "instanceRole",
-)
-
-
-def ensure_compute_environment(
-    batch: Any, request: dict[str, Any], *, wait_s: float = WAIT_TIMEOUT_S
-) -> ResourceResult:
-    """Create the compute environment or update the fields that differ; wait until VALID."""
-    name = request["computeEnvironmentName"]
-    found = batch.describe_compute_environments(computeEnvironments=[name])["computeEnvironments"]
-    if not found:
-        made = batch.create_compute_environment(**request)
-        _wait_valid(batch, "compute environment", name, wait_s)
-        return ResourceResult("compute environment", name, "created", made["computeEnvironmentArn"])
-    current = found[0]
-    have, want = current.get("computeResources", {}), request["computeResources"]
-    if have.get("type") != want["type"] or current.get("type") != request["type"]:
-        raise BatchResourceError(
-            f"compute environment {name} is {current.get('type')}/{have.get('type')}, c4 wants "
-            f"{request['type']}/{want['type']}; AWS cannot change that: delete it or set "
-            "batch.compute_environment to a new name"
-        )
-    changes: dict[str, Any] = {}
-    for key in _CE_UPDATABLE:
-        if key not in want:
-            continue
-        if key == "instanceRole":
-            same = _same_name(have.get(key), want[key])
-        elif key in ("instanceTypes", "subnets", "securityGroupIds"):
-            same = sorted(have.get(key) or []) == sorted(want[key])
-        else:
-            same = have.get(key) == want[key]
-        if not same:
-            changes[key] = want[key]
-    update: dict[str, Any] = {}
-    if changes:
-        update["computeResources"] = changes
-    if current.get("state") != request["state"]:
-        update["state"] = request["state"]
-    role = request.get("serviceRole")
-    if role and not _same_name(current.get("serviceRole"), role):
-        update["serviceRole"] = role
-    arn = current["computeEnvironmentArn"]
-    if not update:
-        return ResourceResult("compute environment", name, "unchanged", arn)
-    log.info("updating compute environment %s: %s", name, sorted(update))
-    batch.update_compute_environment(computeEnvironment=name, **update)
-    _wait_valid(batch, "compute environment", name, wait_s)
-    return ResourceResult("compute environment", name, "updated", arn)
+    )["LaunchTemplateVersion"]
+    number = int(made["VersionNumber"])
+    return (ResourceResult("launch template", name, "new version", template_id,
+                           f"version {number}"), number)
 
 
 def ensure_job_queue(
@@ -124,7 +102,7 @@ def ensure_job_queue(
     found = batch.describe_job_queues(jobQueues=[name])["jobQueues"]
     if not found:
         made = batch.create_job_queue(**request)
-        _wait_valid(batch, "job queue", name, wait_s)
+        wait_valid(batch, "job queue", name, wait_s)
         return ResourceResult("job queue", name, "created", made["jobQueueArn"])
     current = found[0]
     have_order = [
@@ -137,15 +115,28 @@ def ensure_job_queue(
         and current.get("priority") == request["priority"]
         and sorted(have_order) == sorted(want_order)
     ):
+        if current.get("status") == "INVALID":
+            raise BatchResourceError(
+                f"job queue {name} is INVALID: {current.get('statusReason', 'no reason given')}"
+                "; fix it in the console or delete it (c4 teardown) and submit again"
+            )
         return ResourceResult("job queue", name, "unchanged", current["jobQueueArn"])
+    # UpdateJobQueue takes names or ARNs; ARNs are unambiguous (and all moto accepts).
+    order = [{**o, "computeEnvironment": _environment_arn(batch, o["computeEnvironment"])}
+             for o in request["computeEnvironmentOrder"]]
     batch.update_job_queue(
         jobQueue=name,
         state=request["state"],
         priority=request["priority"],
-        computeEnvironmentOrder=request["computeEnvironmentOrder"],
+        computeEnvironmentOrder=order,
     )
-    _wait_valid(batch, "job queue", name, wait_s)
+    wait_valid(batch, "job queue", name, wait_s)
     return ResourceResult("job queue", name, "updated", current["jobQueueArn"])
+
+
+def _environment_arn(batch: Any, name: str) -> str:
+    found = batch.describe_compute_environments(computeEnvironments=[name])["computeEnvironments"]
+    return str(found[0]["computeEnvironmentArn"]) if found else name
 
 
 def ensure_job_definition(batch: Any, request: dict[str, Any]) -> ResourceResult:
@@ -172,7 +163,7 @@ def latest_job_definition(batch: Any, name: str) -> dict[str, Any] | None:
     return best
 
 
-def _wait_valid(batch: Any, kind: str, name: str, timeout_s: float) -> None:
+def wait_valid(batch: Any, kind: str, name: str, timeout_s: float) -> None:
     """Poll until the compute environment / queue is VALID; error if INVALID or too slow."""
     deadline = time.monotonic() + timeout_s
     delay = 0.2
@@ -195,23 +186,23 @@ def _wait_valid(batch: Any, kind: str, name: str, timeout_s: float) -> None:
         delay = min(delay * 2, 10.0)
 
 
-def _same_name(have: str | None, want: str) -> bool:
+def same_name(have: str | None, want: str) -> bool:
     """ARN or name equality: AWS returns ARNs where a name was given."""
     if have is None:
         return False
     return have == want or have.rsplit("/", 1)[-1] == want.rsplit("/", 1)[-1]
 
 
-def _contains(have: Any, want: Any) -> bool:
+def contains(have: Any, want: Any) -> bool:
     """True when every key/value of ``want`` is in ``have`` (lists element-wise)."""
     if isinstance(want, dict):
         return isinstance(have, dict) and all(
-            k in have and _contains(have[k], v) for k, v in want.items()
+            k in have and contains(have[k], v) for k, v in want.items()
         )
     if isinstance(want, list):
         return (
             isinstance(have, list)
             and len(have) == len(want)
-            and all(_contains(h, w) for h, w in zip(have, want, strict=True))
+            and all(contains(h, w) for h, w in zip(have, want, strict=True))
         )
     return bool(have == want)

@@ -1,7 +1,8 @@
 """``c4 status JOB_ID``: the children of an array job by state, failures, and finished shards.
 
 Children of array job ``P`` have the job ids ``P:0`` .. ``P:n-1`` (AWS Batch convention); a plain
-job (one month) is its own single child 0. Shards come from the parent's ``C4_SHARD_MAP``.
+job (one shard) is its own single child 0. Shards come from the parent's ``C4_SHARD_MAP``, or
+from the ``--index`` a plain job's command carries.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"
 """AWS Batch job states, in lifecycle order."""
 DESCRIBE_CHUNK = 100
 """describe_jobs accepts at most 100 ids per call."""
+DEFAULT_LOG_GROUP = "/aws/batch/job"
+"""Where Batch sends container output without a logConfiguration."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class JobReport:
     size: int
     config_url: str | None
     children: list[Child]
+    log_group: str = DEFAULT_LOG_GROUP
     completed_shards: list[int] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -121,6 +125,7 @@ def job_report(batch: Any, job_id: str) -> JobReport:
                 log_stream=_log_stream(job),
             )
         )
+    options = ((parent.get("container") or {}).get("logConfiguration") or {}).get("options") or {}
     return JobReport(
         job_id=job_id,
         job_name=str(parent.get("jobName", "")),
@@ -128,6 +133,7 @@ def job_report(batch: Any, job_id: str) -> JobReport:
         size=size,
         config_url=config_url_of(parent),
         children=children,
+        log_group=str(options.get("awslogs-group") or DEFAULT_LOG_GROUP),
     )
 
 

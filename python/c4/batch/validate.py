@@ -1,8 +1,9 @@
-"""Checks made before any AWS call: what AWS would reject, and what would hang or waste money.
+"""Checks made before any AWS call: what would hang, waste money or lose results.
 
-moto (our test server) accepts many requests AWS rejects, and some settings AWS accepts only to
-leave jobs RUNNABLE forever (a compute environment too small for one child). Every rule here
-names the config key and the allowed range; all problems are reported at once.
+Some settings AWS accepts only to leave jobs RUNNABLE forever (a compute environment too small
+for one child), and some a real submit cannot use at all (a local output directory lives on the
+instance's scratch volume and is deleted with it). AWS's own limits on the requests are in
+:mod:`c4.batch.rules`. Every rule names the config key; all problems are reported at once.
 
 Instance sizes come from the type name: ``large`` has 2 vCPUs, ``xlarge`` 4, ``Nxlarge`` 4N, and
 memory per vCPU follows the family letter (c: 2 GiB, m/t: 4 GiB, r/i/z/d: 8 GiB, x: 16 GiB) —
@@ -14,14 +15,16 @@ resource memory management"), see :data:`USABLE_MEMORY_FRACTION`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from c4.batch.config import BatchConfig
+from c4.batch.rules import image_problems, instance_role_problems, job_role_problems
 
-MAX_ARRAY_SIZE = 10_000
-"""AWS Batch array jobs have 2-10000 children (size 1 is submitted as a plain job)."""
-MAX_ATTEMPTS = 10
-MIN_TIMEOUT_S = 60
+if TYPE_CHECKING:
+    from c4.config import Config
+
 USABLE_MEMORY_FRACTION = 0.94
 """Share of an instance's memory that containers can reserve (approximate)."""
 
@@ -91,39 +94,32 @@ def children_at_once(cfg: BatchConfig) -> int:
     return cfg.max_vcpus // cfg.vcpus if cfg.vcpus else 0
 
 
-def check_submit(cfg: BatchConfig, *, size: int, ami: str | None) -> list[str]:
-    """Validate a submit of ``size`` children; returns warnings, raises on errors.
+@dataclass
+class Checks:
+    """Problems (the submit would fail or never run) and warnings (it would run, but ...)."""
 
-    Raises :class:`BatchValidationError` listing every problem; nothing is sent before this
-    passes.
-    """
-    errors: list[str] = []
-    warnings: list[str] = []
-    if not 1 <= size <= MAX_ARRAY_SIZE:
-        errors.append(
-            f"array size {size}: AWS Batch allows 2-{MAX_ARRAY_SIZE} children "
-            "(1 month is submitted as a plain job); submit fewer months at a time"
-        )
-    if not 1 <= cfg.attempts <= MAX_ATTEMPTS:
-        errors.append(f"batch.attempts = {cfg.attempts}: must be 1-{MAX_ATTEMPTS}")
-    if cfg.timeout_s < MIN_TIMEOUT_S:
-        errors.append(f"batch.timeout_s = {cfg.timeout_s}: must be at least {MIN_TIMEOUT_S} s")
-    if cfg.provisioning == "SPOT" and not 1 <= cfg.bid_percentage <= 100:
-        errors.append(f"batch.bid_percentage = {cfg.bid_percentage}: must be 1-100")
-    if cfg.provisioning == "EC2" and cfg.allocation_strategy.startswith("SPOT_"):
-        errors.append(
-            f"batch.allocation_strategy = {cfg.allocation_strategy} needs "
-            "batch.provisioning = 'SPOT'; on demand use BEST_FIT_PROGRESSIVE"
-        )
-    if not cfg.min_vcpus <= cfg.desired_vcpus <= cfg.max_vcpus:
-        errors.append(
-            f"batch.min_vcpus ({cfg.min_vcpus}) <= batch.desired_vcpus ({cfg.desired_vcpus}) "
-            f"<= batch.max_vcpus ({cfg.max_vcpus}) does not hold"
-        )
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def raise_if_errors(self) -> None:
+        """:class:`BatchValidationError` listing every error, one per line."""
+        if self.errors:
+            raise BatchValidationError("\n".join(dict.fromkeys(self.errors)))
+
+
+def check_submit(cfg: BatchConfig, *, size: int, ami: str | None) -> Checks:
+    """Capacity, network and AMI checks of a submit of ``size`` children (no network)."""
+    checks = Checks()
+    errors, warnings = checks.errors, checks.warnings
     if not cfg.subnets:
         errors.append("batch.subnets is empty: list the subnet ids the instances may use")
+    # CreateComputeEnvironment (ComputeResource.subnets / securityGroupIds) takes ids.
+    errors += [f"batch.subnets: {s!r} is not a subnet id (subnet-...)"
+               for s in cfg.subnets if not s.startswith("subnet-")]
     if not cfg.security_groups:
         errors.append("batch.security_groups is empty: list at least one security group id")
+    errors += [f"batch.security_groups: {g!r} is not a security group id (sg-...)"
+               for g in cfg.security_groups if not g.startswith("sg-")]
     if not ami:
         errors.append(
             "no AMI: set batch.ami_id, or build it with `packer build packer/` so that "
@@ -142,9 +138,45 @@ def check_submit(cfg: BatchConfig, *, size: int, ami: str | None) -> list[str]:
                 f"batch.max_vcpus = {cfg.max_vcpus} runs {at_once} of {size} children at once "
                 f"({cfg.vcpus} vCPUs each); the others wait in RUNNABLE until one finishes"
             )
-    if errors:
-        raise BatchValidationError("\n".join(errors))
-    return warnings
+    return checks
+
+
+def check_real_submit(config: Config, config_url: str) -> list[str]:
+    """What only a run on AWS needs: every path the job reads or writes outside its container
+    on S3, an image AWS can pull, a job role and an instance profile."""
+    cfg = config.batch
+    problems = image_problems(cfg.image) + job_role_problems(cfg.job_role_arn)
+    problems += instance_role_problems(cfg.instance_role)
+    if not config_url.startswith("s3://"):
+        problems.append(
+            f"the job reads its config from {config_url!r}, which is not an s3:// URL; copy "
+            "c4.toml to S3 and pass --config-url s3://bucket/key"
+        )
+    if not config.output.output.startswith("s3://"):
+        problems.append(
+            f"output.output = {config.output.output!r} is not s3://: on Batch it would be a "
+            "directory on the instance, deleted with it; set output.output = 's3://bucket/prefix'"
+        )
+    if not config.data.source.startswith("s3://"):
+        problems.append(
+            f"data.source = {config.data.source!r} is not s3://: the instances cannot see "
+            "this machine's files; copy the archive to S3 or use s3://scedc-pds"
+        )
+    stations = config.data.stations
+    if stations and not stations.startswith("s3://"):
+        problems.append(
+            f"data.stations = {stations!r} is not s3://: copy the station metadata to S3 "
+            "(or leave it empty for <source>/FDSNstationXML)"
+        )
+    scratch = PurePosixPath(config.output.scratch)
+    mount = PurePosixPath(cfg.scratch_container_path)
+    if scratch != mount and mount not in scratch.parents:
+        problems.append(
+            f"output.scratch = {config.output.scratch!r} is outside the scratch volume "
+            f"(batch.scratch_container_path = {cfg.scratch_container_path!r}): the day files "
+            "would fill the container's own small disk"
+        )
+    return problems
 
 
 def _check_fit(cfg: BatchConfig, warnings: list[str]) -> list[str]:

@@ -17,6 +17,7 @@ pub mod normalize;
 pub mod options;
 pub mod packed;
 pub mod pool;
+pub mod preprocess;
 pub mod smooth;
 pub mod spectra;
 pub mod stack;

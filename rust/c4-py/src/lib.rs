@@ -24,6 +24,8 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PySlice;
 
+mod preprocess;
+
 create_exception!(
     _kernels,
     KernelError,
@@ -435,6 +437,7 @@ fn _kernels(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
     m.add_function(wrap_pyfunction!(pack, m)?)?;
     m.add_function(wrap_pyfunction!(unpack, m)?)?;
+    preprocess::register(m)?;
     m.add("LANES", LANES)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
