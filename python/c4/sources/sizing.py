@@ -19,6 +19,7 @@ import csv
 import datetime as dt
 import io
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -92,12 +93,35 @@ def _scedc_index_rates(archive: Archive, day: dt.date) -> dict[ChannelId, float]
         return {}
 
 
+def _probe(archive: Archive) -> None:
+    """One request, no retries, short timeouts: an unreachable S3 archive fails in seconds
+    instead of after the run's patient retry policy."""
+    from c4.objstore import split_s3
+    from c4.sources.base import FileArchive
+
+    if not isinstance(archive, FileArchive) or not archive.remote:
+        return
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config as BotoConfig
+
+    d = archive.data
+    client = boto3.session.Session().client(
+        "s3", endpoint_url=d.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None,
+        config=BotoConfig(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5,
+                          read_timeout=10, signature_version=UNSIGNED if d.anonymous else None))
+    bucket, prefix = split_s3(archive.root.url)
+    client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+
+
 def size_archive(config: Config, days: Sequence[dt.date]) -> ArchiveSize:
     """List :func:`sample_days` of ``days`` and count what a run would take (may raise)."""
     from c4.sources import open_archive
     from c4.stations import load_stations
 
-    archive = open_archive(config.data)
+    data = config.data.model_copy(update={"fdsn_retries": min(config.data.fdsn_retries, 1)})
+    archive = open_archive(data)
+    _probe(archive)
     stations = load_stations(config.data, archive)
     picked = sample_days(days)
     n_sta, n_cha, total, sized = 0, 0, 0, True
@@ -111,7 +135,7 @@ def size_archive(config: Config, days: Sequence[dt.date]) -> ArchiveSize:
         elif stations.channels:
             rates = stations.rates_on(listing.channels, day)
             rates_from = "station metadata" if rates else rates_from
-        chosen = select_channels(listing.channels, config.data, stations.known,
+        chosen = select_channels(listing.channels, data, stations.known,
                                  sampling_rate=config.processing.sampling_rate, rates=rates)
         chosen_rates += [rates[c] for c in chosen if c in rates]
         n_sta = max(n_sta, len({c.station_id for c in chosen}))
