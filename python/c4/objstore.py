@@ -156,20 +156,28 @@ class Location:
         top = Path(self.url)
         return sorted(p.relative_to(top).as_posix() for p in base.rglob("*") if p.is_file())
 
+    def _s3_folder(self, rel: str) -> tuple[list[str], list[str]]:
+        """(file names, folder names) directly in ``rel`` of an S3 location, one delimited
+        listing (paginated, retried)."""
+        bucket, prefix = self._s3(rel)
+        pfx = prefix + "/" if prefix else ""
+
+        def page_all() -> tuple[list[str], list[str]]:
+            files, dirs = [], []
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=bucket, Prefix=pfx, Delimiter="/"):
+                files += [o["Key"][len(pfx):] for o in page.get("Contents", [])]
+                dirs += [c["Prefix"][len(pfx):].rstrip("/")
+                         for c in page.get("CommonPrefixes", [])]
+            return files, dirs
+
+        files, dirs = with_retries(page_all, what=f"listing s3://{bucket}/{pfx}")
+        return sorted(files), sorted(dirs)
+
     def list_names(self, rel: str = "") -> list[str]:
         """Names of the files directly in ``rel`` (not recursive), sorted."""
         if is_s3(self.url):
-            bucket, prefix = self._s3(rel)
-            pfx = prefix + "/" if prefix else ""
-
-            def page_all() -> list[str]:
-                out = []
-                paginator = self.client.get_paginator("list_objects_v2")
-                for page in paginator.paginate(Bucket=bucket, Prefix=pfx, Delimiter="/"):
-                    out += [o["Key"][len(pfx):] for o in page.get("Contents", [])]
-                return out
-
-            return sorted(with_retries(page_all, what=f"listing s3://{bucket}/{pfx}"))
+            return self._s3_folder(rel)[0]
         base = Path(self.url) / rel
         if not base.is_dir():
             return []
@@ -215,18 +223,7 @@ class Location:
     def list_dirs(self, rel: str = "") -> list[str]:
         """Names of the folders directly in ``rel`` (S3: common prefixes), sorted."""
         if is_s3(self.url):
-            bucket, prefix = self._s3(rel)
-            pfx = prefix + "/" if prefix else ""
-
-            def page_all() -> list[str]:
-                out = []
-                paginator = self.client.get_paginator("list_objects_v2")
-                for page in paginator.paginate(Bucket=bucket, Prefix=pfx, Delimiter="/"):
-                    out += [c["Prefix"][len(pfx):].rstrip("/")
-                            for c in page.get("CommonPrefixes", [])]
-                return out
-
-            return sorted(with_retries(page_all, what=f"listing s3://{bucket}/{pfx}"))
+            return self._s3_folder(rel)[1]
         base = Path(self.url) / rel
         if not base.is_dir():
             return []

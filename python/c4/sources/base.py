@@ -38,7 +38,9 @@ __all__ = [
     "FetchReport",
     "FileArchive",
     "SourceError",
+    "day_of_year",
     "matches_selection",
+    "parse_dotted_day",
 ]
 
 
@@ -114,6 +116,22 @@ class FetchReport:
 
 class SourceError(RuntimeError):
     """The archive cannot be listed (one line naming ``data.source`` and the fix)."""
+
+
+def day_of_year(day: dt.date) -> int:
+    """1 for January 1st."""
+    return day.timetuple().tm_yday
+
+
+def parse_dotted_day(parts: list[str]) -> dt.date | None:
+    """The day of a ``....D.YYYY.DDD`` file name split at dots (7 parts, data type ``D``), or
+    None (the NCEDC and SDS names end this way)."""
+    if len(parts) != 7 or parts[4] != "D":
+        return None
+    try:
+        return dt.datetime.strptime(f"{parts[5]}{parts[6]}", "%Y%j").date()
+    except ValueError:
+        return None
 
 
 def _matches(value: str, patterns: Iterable[str]) -> bool:

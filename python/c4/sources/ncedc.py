@@ -13,24 +13,27 @@ import datetime as dt
 import fnmatch
 
 from c4.config import DataConfig
-from c4.sources.base import ChannelId, DayListing, FileArchive, matches_selection
+from c4.sources.base import (
+    ChannelId,
+    DayListing,
+    FileArchive,
+    day_of_year,
+    matches_selection,
+    parse_dotted_day,
+)
 
 __all__ = ["NcedcArchive", "ncedc_dir", "ncedc_key", "ncedc_name", "parse_ncedc_name"]
-
-
-def _doy(day: dt.date) -> int:
-    return day.timetuple().tm_yday
 
 
 def ncedc_name(ch: ChannelId, day: dt.date) -> str:
     """NCEDC file name of a channel-day, e.g. ``BRK.BK.HHZ.00.D.2024.032``."""
     return (f"{ch.station}.{ch.network}.{ch.channel}.{ch.location}.D."
-            f"{day.year:04d}.{_doy(day):03d}")
+            f"{day.year:04d}.{day_of_year(day):03d}")
 
 
 def ncedc_dir(network: str, day: dt.date) -> str:
     """``continuous_waveforms/NET/YYYY/YYYY.DDD``."""
-    return f"continuous_waveforms/{network}/{day.year:04d}/{day.year:04d}.{_doy(day):03d}"
+    return f"continuous_waveforms/{network}/{day.year:04d}/{day.year:04d}.{day_of_year(day):03d}"
 
 
 def ncedc_key(ch: ChannelId, day: dt.date) -> str:
@@ -41,11 +44,8 @@ def ncedc_key(ch: ChannelId, day: dt.date) -> str:
 def parse_ncedc_name(name: str) -> tuple[ChannelId, dt.date] | None:
     """Inverse of :func:`ncedc_name`; ``None`` for a name that does not follow the layout."""
     parts = name.split(".")
-    if len(parts) != 7 or parts[4] != "D" or not all(parts[i] for i in (0, 1, 2)):
-        return None
-    try:
-        day = dt.datetime.strptime(f"{parts[5]}{parts[6]}", "%Y%j").date()
-    except ValueError:
+    day = parse_dotted_day(parts)
+    if day is None or not all(parts[i] for i in (0, 1, 2)):
         return None
     return ChannelId(parts[1], parts[0], parts[3], parts[2]), day
 
@@ -68,7 +68,7 @@ class NcedcArchive(FileArchive):
 
     def day_pattern(self, day: dt.date) -> str:
         return (f"{ncedc_dir('<NET>', day)}/<STA>.<NET>.<CHA>.<LOC>.D."
-                f"{day.year:04d}.{_doy(day):03d}")
+                f"{day.year:04d}.{day_of_year(day):03d}")
 
     def list_day(self, day: dt.date) -> DayListing:
         out = self.listing(day, ncedc_dir("<NET>", day))

@@ -12,24 +12,26 @@ from __future__ import annotations
 
 import datetime as dt
 
-from c4.sources.base import ChannelId, DayListing, FileArchive, matches_selection
+from c4.sources.base import (
+    ChannelId,
+    DayListing,
+    FileArchive,
+    day_of_year,
+    matches_selection,
+)
 
 __all__ = ["ScedcArchive", "parse_scedc_name", "scedc_dir", "scedc_key", "scedc_name"]
-
-
-def _doy(day: dt.date) -> int:
-    return day.timetuple().tm_yday
 
 
 def scedc_name(ch: ChannelId, day: dt.date) -> str:
     """SCEDC file name of a channel-day, e.g. ``CIBAK__BHZ___2024032.ms``."""
     return (f"{ch.network:_<2}{ch.station:_<5}{ch.channel:_<3}{ch.location:_<3}"
-            f"{day.year:04d}{_doy(day):03d}.ms")
+            f"{day.year:04d}{day_of_year(day):03d}.ms")
 
 
 def scedc_dir(day: dt.date) -> str:
     """``continuous_waveforms/YYYY/YYYY_DDD``."""
-    return f"continuous_waveforms/{day.year:04d}/{day.year:04d}_{_doy(day):03d}"
+    return f"continuous_waveforms/{day.year:04d}/{day.year:04d}_{day_of_year(day):03d}"
 
 
 def scedc_key(ch: ChannelId, day: dt.date) -> str:
@@ -56,7 +58,7 @@ class ScedcArchive(FileArchive):
     layout = "scedc"
 
     def day_pattern(self, day: dt.date) -> str:
-        return f"{scedc_dir(day)}/<NN><SSSSS><CCC><LLL>{day.year:04d}{_doy(day):03d}.ms"
+        return f"{scedc_dir(day)}/<NN><SSSSS><CCC><LLL>{day.year:04d}{day_of_year(day):03d}.ms"
 
     def list_day(self, day: dt.date) -> DayListing:
         out = self.listing(day, scedc_dir(day))

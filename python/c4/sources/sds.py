@@ -16,7 +16,14 @@ from collections.abc import Iterable
 
 from c4.config import DataConfig
 from c4.objstore import ObjectInfo
-from c4.sources.base import ChannelId, DayListing, FileArchive, matches_selection
+from c4.sources.base import (
+    ChannelId,
+    DayListing,
+    FileArchive,
+    day_of_year,
+    matches_selection,
+    parse_dotted_day,
+)
 
 __all__ = ["WINDOW_DAYS", "SdsArchive", "parse_sds_name", "sds_key"]
 
@@ -24,24 +31,17 @@ WINDOW_DAYS = 32
 """Days of listings kept from one walk of a year folder."""
 
 
-def _doy(day: dt.date) -> int:
-    return day.timetuple().tm_yday
-
-
 def sds_key(ch: ChannelId, day: dt.date) -> str:
     """Key of a channel-day below the archive root in the SDS layout."""
     return (f"{day.year:04d}/{ch.network}/{ch.station}/{ch.channel}.D/"
-            f"{ch.id}.D.{day.year:04d}.{_doy(day):03d}")
+            f"{ch.id}.D.{day.year:04d}.{day_of_year(day):03d}")
 
 
 def parse_sds_name(name: str) -> tuple[ChannelId, dt.date] | None:
     """``NET.STA.LOC.CHA.D.YEAR.DOY`` -> (channel, day); ``None`` otherwise."""
     parts = name.split(".")
-    if len(parts) != 7 or parts[4] != "D" or not all(parts[i] for i in (0, 1, 3)):
-        return None
-    try:
-        day = dt.datetime.strptime(f"{parts[5]}{parts[6]}", "%Y%j").date()
-    except ValueError:
+    day = parse_dotted_day(parts)
+    if day is None or not all(parts[i] for i in (0, 1, 3)):
         return None
     return ChannelId(*parts[:4]), day
 
@@ -63,7 +63,7 @@ class SdsArchive(FileArchive):
 
     def day_pattern(self, day: dt.date) -> str:
         return f"{day.year:04d}/<NET>/<STA>/<CHA>.D/<NET>.<STA>.<LOC>.<CHA>.D.{day.year:04d}." \
-               f"{_doy(day):03d}"
+               f"{day_of_year(day):03d}"
 
     def channel_folders(self, year: int) -> list[str]:
         """``YEAR/NET/STA/CHA.D`` folders matching the selection."""
