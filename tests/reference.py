@@ -147,3 +147,91 @@ def robust(x: np.ndarray, epsilon: float = 1e-6, max_iter: int = 10):
         if change < epsilon:
             break
     return s, w
+
+
+# ----------------------------------------------------------------- day pass, PCC, tf-PWS, selective
+def butter_gain(f: np.ndarray, fmin: float, fmax: float, corners: int = 4) -> np.ndarray:
+    """|H|² of an analog Butterworth band-pass (zero phase: applied forwards and backwards)."""
+    f = np.asarray(f, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = (f**2 - fmin * fmax) / (f * (fmax - fmin))
+        g = 1 / (1 + np.abs(x) ** (2 * corners))
+    return np.where(f > 0, g, 0.0)
+
+
+def bandpass_day(x: np.ndarray, fs: float, fmin: float, fmax: float) -> np.ndarray:
+    """Zero-phase band-pass of whole records (last axis) in the frequency domain, with ten
+    periods of ``fmin`` of zero padding."""
+    n = x.shape[-1]
+    nfft = scipy.fft.next_fast_len(n + int(np.ceil(10 * fs / fmin)))
+    spec = np.fft.rfft(x.astype(np.float64), nfft)
+    spec *= butter_gain(np.fft.rfftfreq(nfft, 1 / fs), fmin, fmax)
+    return np.fft.irfft(spec, nfft)[..., :n]
+
+
+def band_qc(data, fs, win, hop, band):
+    """Per-window (max|y|/rms_window(y), max|y|/std_day(y)) of the band-passed records ``y``."""
+    y = bandpass_day(data, fs, *band)
+    n_win = (data.shape[1] - win) // hop + 1
+    cut = np.stack([y[:, w * hop : w * hop + win] for w in range(n_win)], axis=1)
+    peak = np.abs(cut).max(axis=-1)
+    rms = np.sqrt((cut**2).mean(axis=-1))
+    return peak / rms, peak / y.std(axis=-1, keepdims=True)
+
+
+def pcc2(phi_a: np.ndarray, phi_b: np.ndarray, maxlag: int) -> np.ndarray:
+    """Schimmel (1999) phase cross-correlation with exponent 2 of two unit-phasor series of one
+    window, computed straight from the definition,
+    ``PCC(τ) = 1/(2N) Σ_t (|φ_a(t) + φ_b(t+τ)|² − |φ_a(t) − φ_b(t+τ)|²)`` over the samples
+    both series have, halved so that identical series give 1 at τ = 0."""
+    n = len(phi_a)
+    out = np.zeros(2 * maxlag + 1)
+    for i, tau in enumerate(range(-maxlag, maxlag + 1)):
+        t = np.arange(max(0, -tau), min(n, n - tau))
+        a, b = phi_a[t], phi_b[t + tau]
+        out[i] = (np.abs(a + b) ** 2 - np.abs(a - b) ** 2).sum() / (2 * n) / 2
+    return out
+
+
+def s_transform(x: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    """Discrete S-transform (Stockwell et al. 1996) of a real series at frequency indices
+    ``ks`` (>= 1): ``S[k, τ] = ifft_m(X[m + k] exp(-2π² m²/k²))``, m in (-N/2, N/2]."""
+    n = len(x)
+    spec = np.fft.fft(x.astype(np.float64))
+    m = np.fft.fftfreq(n, 1 / n)
+    m[m == -n / 2] = n / 2
+    return np.array([np.fft.ifft(np.roll(spec, -k) * np.exp(-2 * np.pi**2 * m**2 / k**2))
+                     for k in ks])
+
+
+def _five_smooth(m: int) -> bool:
+    for p in (2, 3, 5):
+        while m % p == 0:
+            m //= p
+    return m == 1
+
+
+def tfpws(x: np.ndarray, power: float, fmin: float, fmax: float) -> np.ndarray:
+    """Time-frequency PWS of one pair's (time, lags) traces (Schimmel & Gallart 2007), zero-
+    padded to the next 5-smooth length, over the frequency indices covering fmin..fmax cycles
+    per sample; cut back to the traces' length."""
+    n_lags = x.shape[1]
+    n = next(m for m in range(n_lags, 2 * n_lags + 2) if _five_smooth(m))
+    x = np.pad(x, ((0, 0), (0, n - n_lags)))
+    lo, hi = int(np.ceil(fmin * n - 1e-4)), int(np.floor(fmax * n + 1e-4))
+    ks = np.arange(max(1, lo), min(n // 2, hi) + 1)
+    s = np.array([s_transform(t, ks) for t in x])  # (time, k, τ)
+    coherence = np.abs((s / np.where(np.abs(s) > 0, np.abs(s), 1)).mean(axis=0))
+    weighted = (coherence**power * s.mean(axis=0)).sum(axis=1)  # Σ_τ: inverse S-transform
+    half = np.zeros(n // 2 + 1, complex)
+    half[ks] = weighted
+    return np.fft.irfft(half, n)[:n_lags]
+
+
+def selective(x: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of the traces (time, lags) whose correlation coefficient with the mean is >=
+    ``threshold``, and the kept mask."""
+    ref = x.mean(axis=0)
+    r = x @ ref / (np.linalg.norm(x, axis=1) * np.linalg.norm(ref))
+    keep = r >= threshold
+    return (x[keep].mean(axis=0) if keep.any() else np.zeros(x.shape[1])), keep

@@ -58,8 +58,10 @@ def test_each_day_gets_the_epoch_that_covers_it(tmp_path: Path,
     sample rate and the response inventory follow the same epochs; before the first epoch the
     station is left out with a log line."""
     moved = dt.datetime(2024, 1, 2, 18)
-    first = _station("MOV", 34.0, -118.0, dt.date(2020, 1, 1), None, rate=20.0)
-    second = _station("MOV", 34.1, -118.1, dt.date(2020, 1, 1), None, rate=40.0)
+    first = _station("MOV", 34.0, -118.0, dt.date(2020, 1, 1), None, rate=20.0, channel="BHN")
+    second = _station("MOV", 34.1, -118.1, dt.date(2020, 1, 1), None, rate=40.0, channel="BHN")
+    first.channels[0].azimuth, first.channels[0].dip = 3.0, 0.0
+    second.channels[0].azimuth, second.channels[0].dip = 357.0, 0.0  # re-installed, turned
     for sta in (first, second):
         for obj in (sta, sta.channels[0]):
             if sta is first:
@@ -72,9 +74,11 @@ def test_each_day_gets_the_epoch_that_covers_it(tmp_path: Path,
     assert st.on("CI.MOV", D1) == StationInfo(34.0, -118.0, 0.0)
     assert st.on("CI.MOV", D2) == StationInfo(34.0, -118.0, 0.0)
     assert st.on("CI.MOV", D3) == StationInfo(34.1, -118.1, 0.0)
-    bhz = ChannelId("CI", "MOV", "", "BHZ")
-    assert st.rates_on([bhz], D1) == {bhz: 20.0}
-    assert st.rates_on([bhz], D3) == {bhz: 40.0}
+    bhn = ChannelId("CI", "MOV", "", "BHN")
+    assert st.rates_on([bhn], D1) == {bhn: 20.0}
+    assert st.rates_on([bhn], D3) == {bhn: 40.0}
+    assert st.orientations_on([bhn], D1) == {"CI.MOV..BHN": 3.0}
+    assert st.orientations_on([bhn], D3) == {"CI.MOV..BHN": 357.0}
     inv = st.inventory_on("CI.MOV", D3)
     assert [s.latitude for s in inv.networks[0].stations] == [34.1]
     assert len(st.inventory_on("CI.MOV", D2).networks[0].stations) == 2  # both touch D2

@@ -5,9 +5,11 @@ import numpy.typing as npt
 
 __version__: str
 LANES: int
+REJECTIONS: list[str]
 
 __all__ = [
     "LANES",
+    "REJECTIONS",
     "KernelError",
     "__version__",
     "correlate",
@@ -29,7 +31,7 @@ class KernelError(ValueError):
 
 _F32 = npt.NDArray[np.float32]
 _C64 = npt.NDArray[np.complex64]
-_Qc = tuple[_F32, _F32, _F32]
+_Qc = tuple[_F32, _F32, _F32, _F32]
 
 def fast_len(n: int) -> int: ...
 def default_threads() -> int: ...
@@ -75,8 +77,24 @@ def spectra(
     smoothspect_n: int = 1,
     max_gap_fraction: float = 0.0,
     max_std_ratio: float = ...,
+    max_over_std: float = ...,
+    qc_band: tuple[float, float] | None = None,
+    rma_band: tuple[float, float] | None = None,
+    multiband_n: int = 4,
+    mute_factor: float | None = None,
+    mute_band: tuple[float, float] | None = None,
+    phase: bool = False,
     threads: int | None = None,
-) -> tuple[_F32, int, npt.NDArray[np.bool_], _Qc, int, int]: ...
+) -> tuple[
+    _F32,
+    int,
+    npt.NDArray[np.bool_],
+    _Qc,
+    npt.NDArray[np.uint8],
+    npt.NDArray[np.uint64],
+    int,
+    int,
+]: ...
 def correlate(
     packed: _F32,
     n_bins: int,
@@ -88,6 +106,7 @@ def correlate(
     cc_method: str = "xcorr",
     substack: int = 0,
     smoothspect_n: int = 1,
+    phase: bool = False,
     threads: int | None = None,
 ) -> tuple[_F32, npt.NDArray[np.uint32]]: ...
 def stack(
@@ -97,6 +116,8 @@ def stack(
     robust_epsilon: float = 1e-6,
     robust_max_iter: int = 10,
     nroot_power: float = 2.0,
+    tfpws_band: tuple[float, float] = ...,
+    selective_threshold: float = 0.0,
     threads: int | None = None,
 ) -> tuple[_F32, _F32]: ...
 def phase_sum(x: _F32, threads: int | None = None) -> _C64: ...

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import typing
 from pathlib import Path
 from typing import Any, Literal
@@ -175,8 +176,11 @@ class DataConfig(_Section):
         return self
 
 
+StackMethod = Literal["linear", "pws", "robust", "nroot", "tfpws", "selective"]
+Band = tuple[float, float]
 
-StackMethod = Literal["linear", "pws", "robust", "nroot"]
+EARTHQUAKE_BAND: Band = (1 / 50, 1 / 15)
+"""Bensen et al. (2007)'s band for rma weights: periods of 15-50 s, where earthquakes dominate."""
 
 
 class ProcessingConfig(_Section):
@@ -191,18 +195,34 @@ class ProcessingConfig(_Section):
     taper_fraction: float = Field(
         0.05, ge=0, le=0.5, description="Cosine taper at each end of a window, fraction."
     )
-    time_norm: Literal["none", "one_bit", "rma", "clip"] = Field(
-        "none", description="Time-domain normalisation of each window."
+    taper_s: float = Field(
+        0.0, ge=0, description="Cosine taper at each end of a window in s; overrides "
+        "taper_fraction when > 0 (NoisePy 0.9.93 tapers 20 samples: 1.0 s at 20 Hz)."
+    )
+    time_norm: Literal["none", "one_bit", "rma", "clip", "multiband"] = Field(
+        "none", description="Time-domain normalisation of each window (multiband: rma in "
+        "multiband_n log-spaced sub-bands of rma_band, summed)."
     )
     smooth_n: int = Field(10, ge=1, description="Running-mean length of time_norm=rma, samples.")
+    rma_band: Literal["processing", "earthquake", "raw"] | Band = Field(
+        "processing", description="Band whose running absolute mean gives the rma weights: "
+        "processing (freqmin-freqmax), earthquake (15-50 s periods, Bensen et al. 2007), raw "
+        "(the window itself), or [fmin, fmax] in Hz."
+    )
+    multiband_n: int = Field(4, ge=1, description="Sub-bands of time_norm=multiband.")
     clip_std: float = Field(3.0, gt=0, description="Clip level of time_norm=clip, in std.")
+    mute_factor: float = Field(
+        0.0, ge=0, description="Transient mute: zero samples whose envelope in the QC band "
+        "exceeds this many day medians (0: off; e.g. 5)."
+    )
     freq_norm: Literal["none", "rma", "phase_only"] = Field(
         "rma", description="Spectral whitening."
     )
     smoothspect_n: int = Field(10, ge=1,
                                description="Running-mean length of freq_norm=rma, bins.")
-    cc_method: Literal["xcorr", "coherency", "deconv"] = Field(
-        "xcorr", description="Correlation type."
+    cc_method: Literal["xcorr", "coherency", "deconv", "pcc"] = Field(
+        "xcorr", description="Correlation type (pcc: phase cross-correlation PCC2, Ventosa "
+        "et al. 2019)."
     )
     maxlag: float = Field(200.0, gt=0, description="Largest lag kept, s (both signs).")
     substack: int = Field(
@@ -210,12 +230,16 @@ class ProcessingConfig(_Section):
     )
     stack_methods: list[StackMethod] = Field(
         default_factory=lambda: list[StackMethod](["linear", "pws"]), min_length=1,
-        description="Stacks written per shard: linear, pws, robust, nroot.",
+        description="Stacks written per shard: linear, pws, robust, nroot, tfpws, selective.",
     )
     pws_power: float = Field(2.0, gt=0, description="Exponent of the phase-weighted stack.")
     nroot_power: float = Field(2.0, gt=0, description="n of the n-th root stack.")
     robust_epsilon: float = Field(1e-6, gt=0, description="Convergence of the robust stack.")
     robust_max_iter: int = Field(10, ge=1, description="Iterations of the robust stack.")
+    selective_threshold: float = Field(
+        0.0, ge=-1, le=1, description="Selective stack: keep days whose correlation "
+        "coefficient with the linear stack is at least this."
+    )
     max_distance_km: float = Field(
         10000.0, ge=0, description="Largest inter-station distance correlated, km."
     )
@@ -232,7 +256,18 @@ class ProcessingConfig(_Section):
     )
     max_std_ratio: float = Field(
         10.0, gt=0,
-        description="Drop a window whose max|x|/std exceeds this (NoisePy max_over_std).",
+        description="Drop a window whose max|y|/std(y) over the window exceeds this (y: the "
+        "window in qc_band).",
+    )
+    max_over_std: float = Field(
+        math.inf, gt=0,
+        description="Drop a window whose max|y| exceeds this many standard deviations of y "
+        "over the whole day (NoisePy's max_over_std, 10 there; inf: off).",
+    )
+    qc_band: Literal["processing", "raw"] | Band = Field(
+        "processing", description="Band of the window QC signal y: processing "
+        "(freqmin-freqmax), raw (the detrended window), or [fmin, fmax] in Hz "
+        "(NoisePy: [0.9 freqmin, 1.1 freqmax])."
     )
     remove_response: bool = Field(
         False, description="Remove the instrument response (StationXML metadata needed)."
@@ -264,12 +299,57 @@ class ProcessingConfig(_Section):
             raise ValueError(f"freqmax ({self.freqmax}) must be below Nyquist ({nyquist} Hz)")
         if self.step > self.cc_len:
             raise ValueError(f"step ({self.step}) must not exceed cc_len ({self.cc_len})")
-        for name in ("cc_len", "step", "maxlag"):
+        for name in ("cc_len", "step", "maxlag", "taper_s"):
             n = getattr(self, name) * self.sampling_rate
             if abs(n - round(n)) > 1e-6:
                 raise ValueError(f"{name} must be a whole number of samples at "
                                  f"sampling_rate={self.sampling_rate}")
+        if self.taper_s > self.cc_len / 2:
+            raise ValueError(f"taper_s ({self.taper_s}) must not exceed cc_len / 2")
+        if self.mute_factor and self.mute_factor <= 1:
+            raise ValueError(f"mute_factor ({self.mute_factor}) must be 0 (off) or > 1")
+        for name in ("qc_band", "rma_band"):
+            band = getattr(self, name)
+            if isinstance(band, tuple) and not (0 < band[0] < band[1] < nyquist):
+                raise ValueError(f"{name} {list(band)} must satisfy 0 < fmin < fmax < "
+                                 f"Nyquist ({nyquist} Hz)")
         return self
+
+    def qc_band_hz(self) -> Band | None:
+        """The QC band in Hz (None: QC on the raw window)."""
+        return _resolve_band(self.qc_band, self)
+
+    def rma_band_hz(self) -> Band | None:
+        """The rma weights' band in Hz (None: the window itself)."""
+        return _resolve_band(self.rma_band, self)
+
+    def spectra_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`c4.kernels.spectra` for these settings."""
+        uses_band = self.time_norm in ("rma", "multiband")
+        return {
+            "cc_len": self.cc_len, "step": self.step, "maxlag": self.maxlag,
+            "freqmin": self.freqmin, "freqmax": self.freqmax,
+            "taper_fraction": self.taper_fraction, "taper_s": self.taper_s or None,
+            "taper_bins": self.taper_bins, "time_norm": self.time_norm,
+            "smooth_n": self.smooth_n, "clip_std": self.clip_std,
+            "rma_band": self.rma_band_hz() if uses_band else None,
+            "multiband_n": self.multiband_n, "freq_norm": self.freq_norm,
+            "smoothspect_n": self.smoothspect_n, "max_gap_fraction": self.max_gap_fraction,
+            "max_std_ratio": self.max_std_ratio, "max_over_std": self.max_over_std,
+            "qc_band": self.qc_band_hz(), "mute_factor": self.mute_factor or None,
+            "mute_band": self.qc_band_hz(), "phase": self.cc_method == "pcc",
+        }
+
+
+def _resolve_band(value: str | Band, p: ProcessingConfig) -> Band | None:
+    if value == "processing":
+        return (p.freqmin, p.freqmax)
+    if value == "earthquake":
+        return EARTHQUAKE_BAND
+    if isinstance(value, str):  # "raw"
+        return None
+    lo, hi = value
+    return (float(lo), float(hi))
 
 
 class OutputConfig(_Section):

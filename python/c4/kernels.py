@@ -29,6 +29,8 @@ from c4._kernels import KernelError
 __all__ = [
     "CC_METHODS",
     "FREQ_NORMS",
+    "REJECTIONS",
+    "SPECTRA_TIME_NORMS",
     "STACK_METHODS",
     "TIME_NORMS",
     "Correlations",
@@ -49,9 +51,12 @@ __all__ = [
 ]
 
 TIME_NORMS = ("none", "one_bit", "rma", "clip")
+SPECTRA_TIME_NORMS = (*TIME_NORMS, "multiband")
 FREQ_NORMS = ("none", "rma", "phase_only")
-CC_METHODS = ("xcorr", "coherency", "deconv")
-STACK_METHODS = ("linear", "pws", "robust", "nroot")
+CC_METHODS = ("xcorr", "coherency", "deconv", "pcc")
+STACK_METHODS = ("linear", "pws", "robust", "nroot", "tfpws", "selective")
+REJECTIONS: tuple[str, ...] = tuple(_kernels.REJECTIONS)
+"""Reasons a window fails QC, indexed by :attr:`Spectra.rejection` (0, ``valid``, passed)."""
 
 
 def _array(name: str, x: object, dtype: type, ndim: int, *, finite: bool = True) -> np.ndarray:
@@ -113,12 +118,19 @@ def lags(maxlag: float, fs: float) -> np.ndarray:
 
 
 class WindowQc(NamedTuple):
-    """Quality statistics per ``(channel, window)``, measured after detrending."""
+    """Quality statistics per ``(channel, window)``.
+
+    ``std`` is measured on the detrended window; the peak ratios on the QC signal ``y``: the
+    detrended window, or the day record band-passed to ``qc_band`` and cut to the window.
+    """
 
     std: np.ndarray
-    """Standard deviation in data units (0 for a flat window)."""
+    """Standard deviation of the detrended window in data units (0 for a flat window)."""
     max_ratio: np.ndarray
-    """max|x| / std (inf for a flat window)."""
+    """max|y| / std(y) over the window (inf for a flat window)."""
+    max_over_std: np.ndarray
+    """max|y| over the window / std of ``y`` over the day's covered samples: NoisePy's
+    ``max_over_std`` (inf where the day's level was not measured)."""
     gap_fraction: np.ndarray
     """Share of samples flagged as gaps, in [0, 1]."""
 
@@ -148,7 +160,8 @@ def windows(
     Returns
     -------
     windows : float32 array (channels, windows, samples per window)
-    qc : :class:`WindowQc` of (channels, windows) arrays
+    qc : :class:`WindowQc` of (channels, windows) arrays (``max_over_std`` is inf: it needs
+        the day's level, which :func:`spectra` measures)
     """
     data = _array("data", data, np.float32, 2)
     fs = _positive("fs", fs)
@@ -157,9 +170,8 @@ def windows(
     win = _samples("cc_len", cc_len, fs)
     hop = _samples("step", step, fs)
     zero_run = max(2, round(fs))
-    out, (std, ratio, gap) = _kernels.windows(data, win, hop, taper_fraction, zero_run, gaps,
-                                              threads)
-    return out, WindowQc(std, ratio, gap)
+    out, qc = _kernels.windows(data, win, hop, taper_fraction, zero_run, gaps, threads)
+    return out, WindowQc(*qc)
 
 
 def time_normalize(
@@ -234,6 +246,24 @@ class Spectra:
     """FFT length in samples (a window plus ``maxlag`` of zero padding, rounded up)."""
     fs: float
     """Sampling rate in Hz."""
+    rejection: np.ndarray | None = None
+    """uint8 (channels, windows): why each window failed QC, an index into
+    :data:`REJECTIONS` (0: passed); None for spectra made elsewhere."""
+    muted: np.ndarray | None = None
+    """uint64 (channels,): samples set to zero by the transient mute."""
+    phase: bool = False
+    """The spectra are phase spectra for ``cc_method="pcc"``: all ``nfft`` bins of the complex
+    FFT of each window's unit phasor, ``offset`` 0."""
+
+    def rejected_counts(self) -> list[dict[str, int]]:
+        """Per channel, the number of windows rejected for each reason of :data:`REJECTIONS`
+        (``valid`` left out; every reason is present, 0 if none); empty counts for spectra
+        made elsewhere."""
+        if self.rejection is None:
+            return [{} for _ in range(self.valid.shape[0])]
+        counts = np.stack([np.bincount(r, minlength=len(REJECTIONS)) for r in self.rejection])
+        return [{name: int(row[i]) for i, name in enumerate(REJECTIONS) if i}
+                for row in counts]
 
     @property
     def data(self) -> np.ndarray:
@@ -255,9 +285,18 @@ class Spectra:
         if valid.shape != data.shape[:2]:
             raise ValueError(f"valid: shape {valid.shape} differs from {data.shape[:2]}")
         zeros = np.zeros(valid.shape, np.float32)
-        qc = WindowQc(zeros, zeros, zeros)
+        qc = WindowQc(zeros, zeros, zeros, zeros)
         return cls(_kernels.pack(data), data.shape[2], valid, qc, int(offset), int(nfft),
                    float(fs))
+
+
+def _band(name: str, band: tuple[float, float] | None) -> tuple[float, float] | None:
+    if band is None:
+        return None
+    lo, hi = (float(v) for v in band)
+    if not (0 < lo < hi):
+        raise ValueError(f"{name}: expected (fmin, fmax) Hz with 0 < fmin < fmax, got {band}")
+    return lo, hi
 
 
 def spectra(
@@ -271,24 +310,51 @@ def spectra(
     freqmax: float,
     gaps: np.ndarray | None = None,
     taper_fraction: float = 0.05,
+    taper_s: float | None = None,
     taper_bins: int = 100,
     time_norm: str = "none",
     smooth_n: int = 1,
     clip_std: float = 3.0,
+    rma_band: tuple[float, float] | None = None,
+    multiband_n: int = 4,
+    mute_factor: float | None = None,
+    mute_band: tuple[float, float] | None = None,
     freq_norm: str = "rma",
     smoothspect_n: int = 1,
     max_gap_fraction: float = 0.0,
     max_std_ratio: float = float("inf"),
+    max_over_std: float = float("inf"),
+    qc_band: tuple[float, float] | None = None,
+    phase: bool = False,
     threads: int | None = None,
 ) -> Spectra:
     """Whitened window spectra of day records (float32, (channels, samples) at ``fs`` Hz).
 
     Each ``cc_len``-second window (a new one every ``step`` s) is detrended, measured for QC,
-    time-normalised (``time_norm``), tapered, zero-padded to ``nfft`` (the smallest 5-smooth
-    length >= window + ``maxlag``), transformed and whitened (see :func:`whiten`). A window is
-    valid if its std > 0, max|x|/std <= ``max_std_ratio`` and its share of gap samples
-    (``gaps``, True = missing; without a mask, runs of at least one second of exact zeros)
-    <= ``max_gap_fraction``; invalid windows' spectra are zero.
+    time-normalised (``time_norm``), tapered (``taper_s`` seconds at each end, else
+    ``taper_fraction`` of the window), zero-padded to ``nfft`` (the smallest 5-smooth length
+    >= window + ``maxlag``), transformed and whitened (see :func:`whiten`).
+
+    Day pass (per channel, before windowing; band-passes are zero-phase 4-corner Butterworth
+    magnitudes applied in the frequency domain to the whole day, see ``bandpass.rs``):
+
+    - ``qc_band`` (Hz): the peak ratios of :class:`WindowQc` are measured on the day record
+      band-passed to it (``None``: on the detrended window itself);
+    - ``rma_band`` (Hz): ``time_norm="rma"`` divides each window by the running mean of |x_b|
+      of the record band-passed to it (Bensen et al. 2007; ``None``: of the window itself);
+      ``time_norm="multiband"`` sums ``x_b / runmean(|x_b|)`` over ``multiband_n`` log-spaced
+      sub-bands of ``rma_band`` (default the processing band), each smoothed over half its
+      longest period and at least ``smooth_n`` samples;
+    - ``mute_factor``: samples where the envelope of the record band-passed to ``mute_band``
+      (default ``freqmin..freqmax``) exceeds ``mute_factor`` times its day median are set to
+      zero, with half a period of the band's lower corner on each side (:attr:`Spectra.muted`).
+
+    A window is valid unless (the first reason applies, :attr:`Spectra.rejection`) its share of
+    gap samples (``gaps``, True = missing; without a mask, runs of at least one second of exact
+    zeros) exceeds ``max_gap_fraction``, its std is 0, ``max_ratio`` exceeds ``max_std_ratio``
+    or ``max_over_std`` exceeds ``max_over_std``; invalid windows' spectra are zero.
+
+    ``phase=True`` makes phase spectra for ``cc_method="pcc"`` (:attr:`Spectra.phase`).
     """
     data = _array("data", data, np.float32, 2)
     fs = _positive("fs", fs)
@@ -296,18 +362,26 @@ def spectra(
         gaps = _array("gaps", gaps, np.bool_, 2)
         if gaps.shape != data.shape:
             raise ValueError(f"gaps: shape {gaps.shape} differs from data {data.shape}")
-    _choice("time_norm", time_norm, TIME_NORMS)
+    _choice("time_norm", time_norm, SPECTRA_TIME_NORMS)
     _choice("freq_norm", freq_norm, FREQ_NORMS)
-    packed, n_bins, valid, (std, ratio, gap), offset, nfft = _kernels.spectra(
+    if taper_s is not None:
+        _samples("taper_s", taper_s, fs)
+        taper_fraction = taper_s / cc_len
+    if mute_factor is not None and not (np.isfinite(mute_factor) and mute_factor > 1):
+        raise ValueError(f"mute_factor: must be a number > 1, got {mute_factor!r}")
+    packed, n_bins, valid, qc, rejection, muted, offset, nfft = _kernels.spectra(
         data, fs, float(cc_len), float(step), float(maxlag), float(freqmin), float(freqmax),
         gaps=gaps, taper_fraction=float(taper_fraction), taper_bins=int(taper_bins),
         time_norm=time_norm, smooth_n=int(smooth_n), clip_std=float(clip_std),
         freq_norm=freq_norm, smoothspect_n=int(smoothspect_n),
         max_gap_fraction=float(max_gap_fraction), max_std_ratio=float(max_std_ratio),
-        threads=threads,
+        max_over_std=float(max_over_std), qc_band=_band("qc_band", qc_band),
+        rma_band=_band("rma_band", rma_band), multiband_n=int(multiband_n),
+        mute_factor=None if mute_factor is None else float(mute_factor),
+        mute_band=_band("mute_band", mute_band), phase=bool(phase), threads=threads,
     )
-    return Spectra(packed, int(n_bins), valid, WindowQc(std, ratio, gap), int(offset), int(nfft),
-                   fs)
+    return Spectra(packed, int(n_bins), valid, WindowQc(*qc), int(offset), int(nfft), fs,
+                   rejection, muted, bool(phase))
 
 
 class Correlations(NamedTuple):
@@ -337,7 +411,10 @@ def correlate(
     channels, one inverse FFT per pair and group, trimmed to ``-maxlag ..= maxlag``
     (``2·maxlag·fs + 1`` samples, lag 0 in the middle). ``xcorr``: A = B = S; ``coherency``:
     A = B = S / running-mean(|S|); ``deconv``: A = S / running-mean(|S|²), B = S (running means
-    over ``smoothspect_n`` kept bins). ``substack`` > 0 stacks every ``substack`` consecutive
+    over ``smoothspect_n`` kept bins). ``pcc`` (needs ``spectra(..., phase=True)``): the phase
+    cross-correlation PCC2 (Ventosa et al. 2019), ``mean_t Re(conj φ_i(t) φ_j(t + τ))`` with
+    φ the unit phasor of each whitened window's analytic signal, averaged over windows (1 at
+    lag 0 for identical windows). ``substack`` > 0 stacks every ``substack`` consecutive
     windows separately.
     """
     pairs = _array("pairs", pairs, np.int64, 2)
@@ -347,6 +424,9 @@ def correlate(
     if pairs.min() < 0 or pairs.max() >= n_channels:
         raise ValueError(f"pairs: channel indices must lie in [0, {n_channels})")
     _choice("cc_method", cc_method, CC_METHODS)
+    if (cc_method == "pcc") != spectra.phase:
+        raise ValueError(f"cc_method: {cc_method} needs spectra computed with "
+                         f"phase={cc_method == 'pcc'}")
     if substack < 0:
         raise ValueError(f"substack: must be >= 0 windows, got {substack}")
     m = _samples("maxlag", maxlag, spectra.fs)
@@ -354,7 +434,7 @@ def correlate(
     data, counts = _kernels.correlate(
         spectra.packed, spectra.n_bins, valid, spectra.offset, spectra.nfft, pairs, m,
         cc_method=cc_method, substack=int(substack), smoothspect_n=int(smoothspect_n),
-        threads=threads,
+        phase=spectra.phase, threads=threads,
     )
     return Correlations(data, counts, np.arange(-m, m + 1) / spectra.fs)
 
@@ -367,6 +447,8 @@ def stack(
     robust_epsilon: float = 1e-6,
     robust_max_iter: int = 10,
     nroot_power: float = 2.0,
+    tfpws_band: tuple[float, float] = (0.0, 0.5),
+    selective_threshold: float = 0.0,
     return_weights: bool = False,
     threads: int | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -379,9 +461,16 @@ def stack(
       ``|d·ŝ| / (|d| |d − (d·ŝ)ŝ|)`` normalised to sum 1; iterate until the L1 change over
       (L2 norm × lags) < ``robust_epsilon`` or ``robust_max_iter`` iterations.
     - ``nroot``: ``sign(y)|y|^n`` with ``y = mean(sign(x)|x|^(1/n))``, n = ``nroot_power``.
+    - ``tfpws``: time-frequency phase-weighted stack (Schimmel & Gallart 2007): the linear
+      stack's S-transform weighted by ``|mean_t S_t/|S_t||^pws_power`` and transformed back;
+      the traces are zero-padded to the next 5-smooth length first (see :func:`fast_len`) and
+      only the frequencies in ``tfpws_band`` (cycles per sample, i.e. Hz / fs) are computed:
+      the result holds no others.
+    - ``selective``: NoisePy's selective stack, the mean of the traces whose correlation
+      coefficient with the linear stack is >= ``selective_threshold`` (zeros if none).
 
-    With ``return_weights`` also returns the (pairs, time) weights (robust: as iterated; other
-    methods: 1/time).
+    With ``return_weights`` also returns the (pairs, time) weights (robust: as iterated;
+    selective: 1/kept or 0; other methods: 1/time).
 
     >>> x = np.array([[[1, 2, 3], [3, 2, 1]]], np.float32)  # one pair, two days, three lags
     >>> stack(x, "linear")
@@ -389,9 +478,10 @@ def stack(
     """
     x = _array("x", x, np.float32, 3)
     _choice("stack_method", method, STACK_METHODS)
+    lo, hi = (float(v) for v in tfpws_band)
     out, weights = _kernels.stack(
         x, method, float(pws_power), float(robust_epsilon), int(robust_max_iter),
-        float(nroot_power), threads,
+        float(nroot_power), (lo, hi), float(selective_threshold), threads,
     )
     return (out, weights) if return_weights else out
 

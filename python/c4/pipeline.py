@@ -118,9 +118,12 @@ def check_scratch(scratch: str | Path, min_free_gb: float) -> Path:
 
 
 def make_pairs(channels: list[ChannelId], coords: dict[str, StationInfo], config: Config,
+               orientations: dict[str, float] | None = None,
                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Channel index pairs (i <= j, sorted) to correlate and their per-pair coordinates
-    (``coords``: the stations' coordinates on the day, per ``NET.STA``)."""
+    (``coords``: the stations' coordinates on the day, per ``NET.STA``; ``orientations``: the
+    horizontal channels' azimuths in degrees on the day, per ``NET.STA.LOC.CHA``)."""
+    orientations = orientations or {}
     p = config.processing
     idx: list[tuple[int, int]] = []
     geo: dict[str, list[Any]] = defaultdict(list)
@@ -147,6 +150,8 @@ def make_pairs(channels: list[ChannelId], coords: dict[str, StationInfo], config
                 ("source_latitude", sa.latitude), ("source_longitude", sa.longitude),
                 ("source_elevation", sa.elevation), ("receiver_latitude", sb.latitude),
                 ("receiver_longitude", sb.longitude), ("receiver_elevation", sb.elevation),
+                ("source_orientation", orientations.get(a.id, np.nan)),
+                ("receiver_orientation", orientations.get(b.id, np.nan)),
             ):
                 geo[name].append(value)
     pairs = np.array(idx, np.int64).reshape(-1, 2)
@@ -216,21 +221,21 @@ class _Shard:
             records = pre.day(tasks)
         info["n_channels"] = len(records.kept)
         kept = [ChannelId.parse(r.channel) for r in records.kept]
-        pairs, table = make_pairs(kept, coords, cfg)
+        pairs, table = make_pairs(kept, coords, cfg, stations.orientations_on(kept, day))
         if len(pairs) == 0:
             log.warning("day %s: no pairs to correlate (%d channels with data)", day, len(kept))
             return {**info, "timings": t.as_dict()}
         threads = p.threads or None
         with t.stage("spectra"):
-            spec = kernels.spectra(
-                records.data, p.sampling_rate, cc_len=p.cc_len, step=p.step, maxlag=p.maxlag,
-                freqmin=p.freqmin, freqmax=p.freqmax, gaps=records.gaps,
-                taper_fraction=p.taper_fraction, taper_bins=p.taper_bins,
-                time_norm=p.time_norm, smooth_n=p.smooth_n, clip_std=p.clip_std,
-                freq_norm=p.freq_norm, smoothspect_n=p.smoothspect_n,
-                max_gap_fraction=p.max_gap_fraction, max_std_ratio=p.max_std_ratio,
-                threads=threads)
+            spec = kernels.spectra(records.data, p.sampling_rate, gaps=records.gaps,
+                                   threads=threads, **p.spectra_options())
+            names = [r.channel for r in records.kept]
             del records
+        info["rejected_windows"] = dict(zip(names, spec.rejected_counts(), strict=True))
+        info["windows_per_channel"] = int(spec.valid.shape[1])
+        if spec.muted is not None and spec.muted.any():
+            info["muted_samples"] = {c: int(m) for c, m in zip(names, spec.muted, strict=True)
+                                     if m}
         part_of = partition_of(table["pair"], n_parts)
         n_dropped = 0
         for part in np.unique(part_of):

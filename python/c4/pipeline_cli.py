@@ -27,8 +27,11 @@ _CONFIG_OPT = typer.Option(None, "--config", "-c", envvar="C4_CONFIG",
                            help="c4.toml (path or s3:// URL); defaults apply when omitted.")
 _SET_OPT = typer.Option(None, "--set", help="Override a key: section.key=value (repeatable).")
 _STACK_METHOD_OPT = typer.Option(
-    None, "--method", "-m", help="Stack method (repeatable): linear, pws, robust, nroot; "
-    "default processing.stack_methods.")
+    None, "--method", "-m", help="Stack method (repeatable): linear, pws, robust, nroot, "
+    "tfpws, selective; default processing.stack_methods.")
+_MISORIENTATION_OPT = typer.Option(
+    None, "--misorientation", help="With --rotate: CSV network,station,correction_deg of "
+    "sensors turned clockwise from their metadata.")
 _OUT_OPT = typer.Option(Path("sac"), "--out", "-o", help="Folder for the SAC files.")
 _EXPORT_METHOD_OPT = typer.Option(None, "--method", "-m",
                                   help="Stacks to export (default: all).")
@@ -98,13 +101,22 @@ def stack_command(
     output: str | None = typer.Option(None, help="Override output.output."),
     overrides: list[str] | None = _SET_OPT,
     rotate: bool = typer.Option(False, "--rotate", help="Also write stacks/<name>_rtz.zarr: "
-                                "E/N/Z components rotated to R/T/Z (Lin et al. 2008)."),
+                                "E/N/Z (or 1/2/Z) components rotated to R/T/Z (Lin et al. "
+                                "2008), horizontals at their StationXML azimuths."),
+    misorientation: Path | None = _MISORIENTATION_OPT,
 ) -> None:
     """Stack the finished days of the output store (e.g. 12 monthly shards into a year)."""
     from c4.stacking import stack_results
 
     with _user_errors():
         cfg = _load(config, overrides, **{"output.output": output})
+        table = None
+        if misorientation is not None:
+            from c4.rotation import load_misorientation
+
+            if not misorientation.is_file():
+                raise FileNotFoundError(f"--misorientation: {misorientation} not found")
+            table = load_misorientation(misorientation)
         url = stack_results(
             cfg, name=name, methods=method or None,
             start=dt.date.fromisoformat(start) if start else None,
@@ -114,7 +126,7 @@ def stack_command(
 
             out_console.print(url)
             url = rotate_results(url, scratch=cfg.output.scratch,
-                                 endpoint_url=cfg.data.endpoint_url)
+                                 endpoint_url=cfg.data.endpoint_url, misorientation=table)
     out_console.print(url)
 
 

@@ -28,6 +28,19 @@ tensor per lag rotates as
 For example, with θ = 0° and ψ = 180° (B due north of A) R is north and T is east at both stations,
 so ``RR = NN``, ``RT = NE``, ``TT = EE``; with θ = 90°, ψ = 270° (B due east) R is east and T is
 south, so ``RR = EE``, ``RT = -EN``, ``TT = NN``.
+
+Horizontal components that are not exactly east and north
+----------------------------------------------------------
+Channels coded 1 and 2 (SEED: two horizontals of any orientation), and E/N sensors that are
+mis-oriented, record ``u_c = E sin α_c + N cos α_c`` with α_c the component's azimuth (degrees
+clockwise from north). With ``H`` the 3×3 matrix whose rows are the first horizontal, second
+horizontal and Z in (E, N, Z), the recorded tensor is ``C_12Z = H_A C_ENZ H_Bᵀ``, so
+``C_RTZ = G_A H_A⁻¹ C_12Z H_B⁻ᵀ G_Bᵀ`` (``H`` need not be orthogonal). The azimuths come from
+the channel metadata (StationXML ``Azimuth``; E and N default to 90° and 0°), plus an optional
+per-station mis-orientation correction: a station whose sensor is turned δ degrees clockwise
+from what its metadata says has component azimuths α_c + δ (NoisePy's ``correction_csv``
+plays this role; Zha et al. 2013 measure δ from Rayleigh-wave polarisation). In the component
+labels the first horizontal takes the E slot and the second the N slot.
 """
 
 from __future__ import annotations
@@ -41,6 +54,8 @@ import numpy as np
 __all__ = [
     "ENZ_COMPONENTS",
     "RTZ_COMPONENTS",
+    "horizontal_matrices",
+    "load_misorientation",
     "rotate_dataset",
     "rotate_results",
     "rotate_to_enz",
@@ -86,9 +101,26 @@ def station_rotation_matrices(
     return ga, gb
 
 
+def horizontal_matrices(azimuths_deg: np.ndarray) -> np.ndarray:
+    """Matrices ``H`` (pairs, 3, 3) of stations whose horizontals have ``azimuths_deg``
+    ((pairs, 2): first and second horizontal, degrees clockwise from north): rows are the two
+    horizontals and Z in (E, N, Z). ``[90, 0]`` (east, north) gives the identity."""
+    a = np.deg2rad(np.asarray(azimuths_deg, np.float64))
+    if a.ndim != 2 or a.shape[1] != 2 or not np.isfinite(a).all():
+        raise ValueError(f"azimuths_deg: expected finite (pairs, 2) degrees, got shape {a.shape}")
+    h = np.zeros((len(a), 3, 3))
+    h[:, 0, 0], h[:, 0, 1] = np.sin(a[:, 0]), np.cos(a[:, 0])
+    h[:, 1, 0], h[:, 1, 1] = np.sin(a[:, 1]), np.cos(a[:, 1])
+    h[:, 2, 2] = 1.0
+    if (np.abs(np.linalg.det(h)) < 1e-6).any():
+        raise ValueError("azimuths_deg: the two horizontals of a station are parallel")
+    return h
+
+
 def _apply(
     tensor: np.ndarray, azimuth_deg: np.ndarray | float, backazimuth_deg: np.ndarray | float,
-    inverse: bool,
+    inverse: bool, source_azimuths: np.ndarray | None = None,
+    receiver_azimuths: np.ndarray | None = None,
 ) -> np.ndarray:
     t = np.asarray(tensor)
     if t.ndim < 2 or t.shape[0] != 9:
@@ -100,6 +132,10 @@ def _apply(
         raise ValueError(
             f"tensor has {t.shape[1]} pairs on axis 1 but {len(ga)} azimuths were given"
         )
+    if source_azimuths is not None:
+        ga = ga @ np.linalg.inv(horizontal_matrices(source_azimuths))
+    if receiver_azimuths is not None:
+        gb = gb @ np.linalg.inv(horizontal_matrices(receiver_azimuths))
     if inverse:
         ga, gb = ga.transpose(0, 2, 1), gb.transpose(0, 2, 1)
     c = t.reshape(3, 3, t.shape[1], -1)  # (a, b, pair, rest)
@@ -110,7 +146,8 @@ def _apply(
 
 
 def rotate_to_rtz(
-    tensor: np.ndarray, azimuth_deg: np.ndarray | float, backazimuth_deg: np.ndarray | float
+    tensor: np.ndarray, azimuth_deg: np.ndarray | float, backazimuth_deg: np.ndarray | float,
+    source_azimuths: np.ndarray | None = None, receiver_azimuths: np.ndarray | None = None,
 ) -> np.ndarray:
     """Rotate correlations from (E, N, Z) to (R, T, Z), vectorised over pairs and lags.
 
@@ -122,6 +159,10 @@ def rotate_to_rtz(
     azimuth_deg, backazimuth_deg:
         Shape (pairs,): source→receiver azimuth at the source and receiver→source back-azimuth at
         the receiver, degrees clockwise from north.
+    source_azimuths, receiver_azimuths:
+        Optional (pairs, 2): azimuths of the first and second horizontal component at each
+        station (1/2 channels, mis-oriented sensors; default east and north), see the module
+        docstring.
 
     Returns
     -------
@@ -135,7 +176,8 @@ def rotate_to_rtz(
     >>> {c: float(v) for c, v in zip(RTZ_COMPONENTS, r[:, 0, 0]) if abs(v) > 1e-12}
     {'RT': -1.0}
     """
-    return _apply(tensor, azimuth_deg, backazimuth_deg, inverse=False)
+    return _apply(tensor, azimuth_deg, backazimuth_deg, inverse=False,
+                  source_azimuths=source_azimuths, receiver_azimuths=receiver_azimuths)
 
 
 def rotate_to_enz(
@@ -153,21 +195,66 @@ def _split_pair(pair: str) -> tuple[str, str]:
     return src, rcv
 
 
-def rotate_dataset(ds, *, keep_other: bool = False):  # type: ignore[no-untyped-def]
-    """Rotate every E/N/Z nine-component group of a results Dataset to R/T/Z.
+_SLOT = {"E": "E", "1": "E", "N": "N", "2": "N", "Z": "Z"}
+_DEFAULT_AZIMUTH = {"E": 90.0, "N": 0.0}
+
+
+def load_misorientation(path: str | Path) -> dict[str, float]:
+    """A mis-orientation table: CSV with the header ``network,station,correction_deg`` (degrees
+    clockwise by which the sensor is turned from its metadata) → ``{"NET.STA": δ}``."""
+    import csv
+
+    out: dict[str, float] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+            try:
+                out[f"{row['network']}.{row['station']}"] = float(row["correction_deg"])
+            except (KeyError, ValueError) as exc:
+                raise ValueError(f"{path}: expected columns network,station,correction_deg; "
+                                 f"bad row {row}: {exc}") from None
+    return out
+
+
+def _station_azimuths(pairs: list[str], members: dict[str, int], orientation: np.ndarray | None,
+                      side: int) -> np.ndarray | None:
+    """Azimuths of the first and second horizontal of one station (``side`` 0: source, 1:
+    receiver) of a group: the channel orientation of a pair of the group that has that
+    component, else 90°/0° for E/N; None when a 1/2 channel has no azimuth."""
+    az = []
+    for slot in "EN":
+        i = next(i for comp, i in members.items() if comp[side] == slot)
+        letter = pairs[i].split("_")[side][-1]
+        value = float(orientation[i]) if orientation is not None else np.nan
+        if not np.isfinite(value):
+            if letter not in _DEFAULT_AZIMUTH:
+                return None
+            value = _DEFAULT_AZIMUTH[letter]
+        az.append(value)
+    return np.array(az)
+
+
+def rotate_dataset(ds, *, keep_other: bool = False,  # type: ignore[no-untyped-def]
+                   misorientation: dict[str, float] | None = None):
+    """Rotate every nine-component group of a results Dataset to R/T/Z.
 
     ``ds`` follows the results contract (``c4.open_results``): variables with a ``pair`` dim,
     ``pair`` labels ``NET.STA.LOC.CHA_NET.STA.LOC.CHA`` and per-pair coordinates ``azimuth`` and
     ``backazimuth`` (degrees). Pairs are grouped by (source ``NET.STA.LOC`` + band/instrument
-    code, receiver likewise); each group holding all nine of EE … ZZ is rotated with its
-    azimuth and back-azimuth, and its channel codes get R/T/Z as the last letter (for example
-    ``CI.A..BHE_CI.B..BHN`` → ``CI.A..BHR_CI.B..BHT``). Every variable with a ``pair`` dim is
-    rotated along its other dims (lag, time, ...); variables without it are copied.
+    code, receiver likewise); each group holding all nine combinations of its horizontals
+    (E/N or 1/2, per station) and Z is rotated with its azimuth and back-azimuth, and its
+    channel codes get R/T/Z as the last letter (for example ``CI.A..BHE_CI.B..BHN`` →
+    ``CI.A..BHR_CI.B..BHT``). The horizontals' azimuths come from the per-pair coordinates
+    ``source_orientation`` / ``receiver_orientation`` (degrees, from StationXML) when present,
+    else 90° for E and 0° for N; 1/2 channels need them. ``misorientation`` (``{"NET.STA": δ}``,
+    see :func:`load_misorientation`) adds δ to every horizontal azimuth of that station. Every
+    variable with a ``pair`` dim is rotated along its other dims; variables without it are
+    copied.
 
-    Groups lacking components, auto-pairs (same station, no azimuth) and non-E/N/Z channels are
-    dropped with a log warning, or passed through unchanged with ``keep_other=True``. The result
-    carries the attribute ``rotation`` naming the convention. Raises ``ValueError`` when nothing
-    can be rotated.
+    Groups lacking components or azimuths, auto-pairs (same station, no azimuth) and other
+    channels are dropped with a log warning, or passed through unchanged with
+    ``keep_other=True``. The result carries the attribute ``rotation`` naming the convention.
+    Raises ``ValueError`` when nothing can be rotated.
     """
     import xarray as xr
 
@@ -177,24 +264,39 @@ def rotate_dataset(ds, *, keep_other: bool = False):  # type: ignore[no-untyped-
         if name not in ds.coords:
             raise ValueError(f"dataset lacks the per-pair coordinate {name!r}")
     pairs = [str(p) for p in ds["pair"].values]
+    orient = {side: np.asarray(ds[f"{side}_orientation"].values, np.float64)
+              if f"{side}_orientation" in ds.coords else None for side in ("source", "receiver")}
     groups: dict[tuple[str, str], dict[str, int]] = {}
     other: list[int] = []
     for i, p in enumerate(pairs):
         src, rcv = _split_pair(p)
-        key = (src[:-1], rcv[:-1])
-        comp = src[-1] + rcv[-1]
-        if comp not in ENZ_COMPONENTS or src.rsplit(".", 1)[0] == rcv.rsplit(".", 1)[0]:
+        a, b = src[-1], rcv[-1]
+        if a not in _SLOT or b not in _SLOT or src.rsplit(".", 1)[0] == rcv.rsplit(".", 1)[0]:
             other.append(i)
             continue
-        groups.setdefault(key, {})[comp] = i
-    complete = {k: v for k, v in groups.items() if len(v) == 9}
+        groups.setdefault((src[:-1], rcv[:-1]), {}).setdefault(_SLOT[a] + _SLOT[b], i)
+    complete: dict[tuple[str, str], dict[str, int]] = {}
+    azimuths: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
     for k, v in groups.items():
         if len(v) != 9:
             other.extend(v.values())
             log.warning("rotation: %s_%s lacks %s; not rotated", k[0], k[1],
                         ",".join(c for c in ENZ_COMPONENTS if c not in v))
+            continue
+        az_a = _station_azimuths(pairs, v, orient["source"], 0)
+        az_b = _station_azimuths(pairs, v, orient["receiver"], 1)
+        if az_a is None or az_b is None:
+            other.extend(v.values())
+            log.warning("rotation: %s_%s has 1/2 channels without azimuths; not rotated",
+                        k[0], k[1])
+            continue
+        for az, station in ((az_a, k[0]), (az_b, k[1])):
+            az += (misorientation or {}).get(".".join(station.split(".")[:2]), 0.0)
+        complete[k] = v
+        azimuths[k] = (az_a, az_b)
     if not complete:
-        raise ValueError("no station pair has all nine E/N/Z components; nothing to rotate")
+        raise ValueError("no station pair has all nine E/N/Z components (or 1/2/Z); "
+                         "nothing to rotate")
     if other and not keep_other:
         log.warning("rotation: dropping %d pairs that cannot be rotated", len(other))
 
@@ -202,6 +304,8 @@ def rotate_dataset(ds, *, keep_other: bool = False):  # type: ignore[no-untyped-
     index = np.array([[complete[k][c] for k in keys] for c in ENZ_COMPONENTS])  # (9, groups)
     az = np.asarray(ds["azimuth"].values, dtype=np.float64)[index[-1]]
     baz = np.asarray(ds["backazimuth"].values, dtype=np.float64)[index[-1]]
+    src_az = np.array([azimuths[k][0] for k in keys])
+    rcv_az = np.array([azimuths[k][1] for k in keys])
 
     # Output order: station pair by station pair, RR ... ZZ within each.
     new_pairs = [f"{a}{c[0]}_{b}{c[1]}" for a, b in keys for c in RTZ_COMPONENTS]
@@ -216,7 +320,8 @@ def rotate_dataset(ds, *, keep_other: bool = False):  # type: ignore[no-untyped-
         tensor = arr[index]  # (9, groups, ...)
         if not np.issubdtype(tensor.dtype, np.floating):
             tensor = tensor.astype(np.float64)
-        rotated = np.moveaxis(rotate_to_rtz(tensor, az, baz), 0, 1).reshape(-1, *arr.shape[1:])
+        rotated = np.moveaxis(rotate_to_rtz(tensor, az, baz, src_az, rcv_az), 0, 1).reshape(
+            -1, *arr.shape[1:])
         out_vars[name] = xr.DataArray(rotated, dims=("pair", *other_dims), attrs=var.attrs)
 
     coords = {}
@@ -245,12 +350,19 @@ def rotate_dataset(ds, *, keep_other: bool = False):  # type: ignore[no-untyped-
     out.attrs["rotation"] = (
         "ENZ->RTZ, Lin, Moschetti & Ritzwoller (2008): R along the source->receiver great circle "
         "at both stations, T = R turned 90 deg clockwise, Z up; first letter = source component"
+        + ("; horizontals from channel azimuths" if orient["source"] is not None else "")
+        + (f"; mis-orientation corrected for {len(misorientation)} stations"
+           if misorientation else "")
     )
+    for name in ("source_orientation", "receiver_orientation"):
+        if name in out.coords and out[name].dims == ("pair",):
+            out = out.drop_vars(name)
     return out
 
 
 
-def rotate_results(url: str, *, scratch: str | Path, endpoint_url: str = "") -> str:
+def rotate_results(url: str, *, scratch: str | Path, endpoint_url: str = "",
+                   misorientation: dict[str, float] | None = None) -> str:
     """Rotate a stored results product and write it beside the input as ``<name>_rtz.zarr``.
 
     ``url`` is one Zarr product (local path or ``s3://``, e.g. ``…/stacks/all.zarr`` written by
@@ -264,7 +376,8 @@ def rotate_results(url: str, *, scratch: str | Path, endpoint_url: str = "") -> 
     if not url.endswith(".zarr"):
         raise ValueError(f"url {url!r}: expected one .zarr results product")
     parent, _, name = url.rpartition("/")
-    rotated = rotate_dataset(open_results(url, endpoint_url=endpoint_url))
+    rotated = rotate_dataset(open_results(url, endpoint_url=endpoint_url),
+                             misorientation=misorientation)
     # Text coordinates as Python strings, as the store writes them (no fixed-width unicode).
     text = {n: rotated[n].astype(object) for n in rotated.coords if rotated[n].dtype.kind == "U"}
     rotated = rotated.assign_coords(text)

@@ -83,7 +83,9 @@ def stack_dailies(
         for m in methods:
             stacks[m][rows] = kernels.stack(
                 x, m, pws_power=p.pws_power, robust_epsilon=p.robust_epsilon,
-                robust_max_iter=p.robust_max_iter, nroot_power=p.nroot_power, threads=threads,
+                robust_max_iter=p.robust_max_iter, nroot_power=p.nroot_power,
+                tfpws_band=(p.freqmin / p.sampling_rate, p.freqmax / p.sampling_rate),
+                selective_threshold=p.selective_threshold, threads=threads,
             )
     return table, stacks, lags, {"n_days": n_days, "n_windows": n_windows}
 

@@ -15,9 +15,10 @@
   layouts, the station service for ``fdsn``).
 
 Every station keeps all its epochs. A day uses the epoch that overlaps it (the one overlapping
-most when a station was re-installed that day): coordinates, channel sample rates and responses
-all come from that epoch. A station with no epoch overlapping a day is left out of that day with
-the log line ``station NET.STA has no metadata epoch covering YYYY-MM-DD (epochs: ...)``.
+most when a station was re-installed that day): coordinates, channel sample rates, horizontal
+orientations and responses all come from that epoch. A station with no epoch overlapping a day
+is left out of that day with the log line ``station NET.STA has no metadata epoch covering
+YYYY-MM-DD (epochs: ...)``.
 
 Distances are geodesic on the WGS84 ellipsoid (obspy ``gps2dist_azimuth``), in km; the
 azimuth is measured at the source from north towards the receiver, the back-azimuth at the
@@ -72,6 +73,8 @@ class Epoch:
     """(location, channel code) (channel epochs)."""
     sample_rate: float | None = None
     """Hz (channel epochs)."""
+    azimuth: float | None = None
+    """Degrees clockwise from north, for horizontal channels (|dip| < 45°; channel epochs)."""
 
     def overlap(self, t0: float, t1: float) -> float:
         """Seconds of [t0, t1) inside this epoch."""
@@ -135,7 +138,9 @@ class Stations:
                 self.channels.setdefault(this, []).extend(
                     Epoch(_ts(c.start_date), _ts(c.end_date), channel=(c.location_code or "",
                                                                         c.code),
-                          sample_rate=None if c.sample_rate is None else float(c.sample_rate))
+                          sample_rate=None if c.sample_rate is None else float(c.sample_rate),
+                          azimuth=float(c.azimuth) % 360.0 if c.azimuth is not None
+                          and c.dip is not None and abs(c.dip) < 45 else None)
                     for c in sta)
                 self.inventories.setdefault(this, inv)
 
@@ -182,11 +187,24 @@ class Stations:
         """Sample rates (Hz) of ``channels`` in the channel epochs overlapping ``day``."""
         out = {}
         for ch in channels:
-            mine = [e for e in self.channels.get(ch.station_id, [])
-                    if e.channel == (ch.location, ch.channel) and e.sample_rate]
-            best = _best(mine, day)
+            best = self._channel_epoch(ch, day, "sample_rate")
             if best is not None and best.sample_rate:
                 out[ch] = best.sample_rate
+        return out
+
+    def _channel_epoch(self, ch: ChannelId, day: dt.date, attr: str) -> Epoch | None:
+        mine = [e for e in self.channels.get(ch.station_id, [])
+                if e.channel == (ch.location, ch.channel) and getattr(e, attr) is not None]
+        return _best(mine, day)
+
+    def orientations_on(self, channels: Iterable[ChannelId], day: dt.date) -> dict[str, float]:
+        """Azimuths (degrees clockwise from north) of the horizontal ``channels`` in their
+        channel epochs overlapping ``day``, per ``NET.STA.LOC.CHA`` (none from CSV)."""
+        out = {}
+        for ch in channels:
+            best = self._channel_epoch(ch, day, "azimuth")
+            if best is not None and best.azimuth is not None:
+                out[ch.id] = best.azimuth
         return out
 
     def inventory_on(self, sid: str, day: dt.date) -> Any | None:

@@ -53,7 +53,8 @@ SIGN_CONVENTION = ("positive lag: energy travelling from the source (first chann
                    "to the receiver (second channel)")
 PAIR_COORDS = ("source", "receiver", "component", "distance_km", "azimuth", "backazimuth",
                "source_latitude", "source_longitude", "source_elevation",
-               "receiver_latitude", "receiver_longitude", "receiver_elevation")
+               "receiver_latitude", "receiver_longitude", "receiver_elevation",
+               "source_orientation", "receiver_orientation")
 
 
 def output_location(url: str, endpoint_url: str = "") -> Location:

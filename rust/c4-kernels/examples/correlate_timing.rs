@@ -5,6 +5,7 @@
 use c4_kernels::correlate::{correlate, CorrParams, SpectraView};
 use c4_kernels::options::CcMethod;
 use c4_kernels::packed::{pack, Layout};
+use c4_kernels::spectra::SpectraKind;
 use num_complex::Complex32;
 use std::time::Instant;
 
@@ -36,6 +37,7 @@ fn main() {
         nfft: 40000,
         packed: &packed,
         valid: &valid,
+        kind: SpectraKind::Band,
     };
     let pairs: Vec<[usize; 2]> = (0..c).flat_map(|i| (i..c).map(move |j| [i, j])).collect();
     let p = CorrParams {

@@ -7,7 +7,12 @@
 //! ```
 //!
 //! with `A = B = S` for `xcorr`, `A = B = S / |S|~` for `coherency` and `A = S / (|S|²)~`,
-//! `B = S` for `deconv` (`~`: running mean over `smoothspect_n` kept bins). `n_ij[g]` counts the
+//! `B = S` for `deconv` (`~`: running mean over `smoothspect_n` kept bins). For `pcc` the
+//! spectra are [`SpectraKind::Phase`]: all `nfft` bins of the FFT of each window's scaled unit
+//! phasor `φ / sqrt(len)`; the window sum `Z(k)` is made Hermitian,
+//! `(Z(k) + conj Z(nfft − k)) / 2`, before the inverse real FFT, which gives the phase
+//! cross-correlation PCC2 of Ventosa et al. (2019), `mean_t Re(conj φ_i(t) φ_j(t + τ))` (1 for
+//! identical windows at lag 0; Schimmel 1999's PCC with exponent 2, up to a factor 2). `n_ij[g]` counts the
 //! windows valid on both channels. Lag `τ` runs over `-maxlag_n ..= maxlag_n` samples, lag 0 in
 //! the middle: `C_ij(τ) = mean_t x_i(t) x_j(t + τ)`, so a receiver `j` that records the source
 //! `i` delayed by `k` samples gives a peak at `τ = +k`.
@@ -26,6 +31,7 @@ use crate::memory;
 use crate::options::CcMethod;
 use crate::packed::{Layout, CHUNK, LANES};
 use crate::smooth::{half_width, running_mean};
+use crate::spectra::SpectraKind;
 use num_complex::Complex32;
 use rayon::prelude::*;
 use realfft::ComplexToReal;
@@ -55,6 +61,8 @@ pub struct SpectraView<'a> {
     pub packed: &'a [f32],
     /// `(channel, window)` validity.
     pub valid: &'a [bool],
+    /// What the spectra hold.
+    pub kind: SpectraKind,
 }
 
 /// How pairs are correlated.
@@ -113,17 +121,41 @@ pub fn correlate(
     )?;
     ensure(n_windows > 0 && n_bins > 0, "spectra", || "is empty".into())?;
     ensure(
-        s.offset >= 1 && s.offset + n_bins < s.nfft / 2 + 1,
-        "offset",
+        (p.method == CcMethod::Pcc) == (s.kind == SpectraKind::Phase),
+        "cc_method",
         || {
             format!(
-                "bins {}..{} do not fit strictly inside the spectrum of nfft={}",
-                s.offset,
-                s.offset + n_bins,
-                s.nfft
+                "{} needs {} spectra (spectra(..., phase={}))",
+                p.method.as_str(),
+                if p.method == CcMethod::Pcc {
+                    "phase"
+                } else {
+                    "band"
+                },
+                p.method == CcMethod::Pcc
             )
         },
     )?;
+    match s.kind {
+        SpectraKind::Band => ensure(
+            s.offset >= 1 && s.offset + n_bins < s.nfft / 2 + 1,
+            "offset",
+            || {
+                format!(
+                    "bins {}..{} do not fit strictly inside the spectrum of nfft={}",
+                    s.offset,
+                    s.offset + n_bins,
+                    s.nfft
+                )
+            },
+        )?,
+        SpectraKind::Phase => ensure(s.offset == 0 && n_bins == s.nfft, "offset", || {
+            format!(
+                "phase spectra hold all {} bins from 0, got {n_bins} from {}",
+                s.nfft, s.offset
+            )
+        })?,
+    }
     ensure(2 * p.maxlag_n < s.nfft, "maxlag", || {
         format!("{} lags do not fit nfft={}", 2 * p.maxlag_n + 1, s.nfft)
     })?;
@@ -149,7 +181,7 @@ pub fn correlate(
     let a = prepare(s, Side::Source, p);
     let b = match p.method {
         CcMethod::Deconv => Some(prepare(s, Side::Receiver, p)),
-        CcMethod::Xcorr | CcMethod::Coherency => None,
+        CcMethod::Xcorr | CcMethod::Coherency | CcMethod::Pcc => None,
     };
     let b = b.as_ref().unwrap_or(&a);
 
@@ -177,6 +209,7 @@ pub fn correlate(
         n_bins,
         maxlag_n: p.maxlag_n,
         n_groups,
+        hermitian: s.kind == SpectraKind::Phase,
     };
     let mut start = 0;
     while start < tiles.len() {
@@ -258,7 +291,7 @@ fn prepare<'a>(s: &SpectraView<'a>, side: Side, p: &CorrParams) -> Packed<'a> {
     let per_channel = layout.channel_len();
     let scaled = !matches!(
         (p.method, side),
-        (CcMethod::Xcorr, _) | (CcMethod::Deconv, Side::Receiver)
+        (CcMethod::Xcorr | CcMethod::Pcc, _) | (CcMethod::Deconv, Side::Receiver)
     );
     let needs_zeroing = s
         .packed
@@ -569,9 +602,14 @@ struct Output {
     n_bins: usize,
     maxlag_n: usize,
     n_groups: usize,
+    /// The sums cover all `nfft` bins of a complex spectrum (phase spectra): take their
+    /// Hermitian part.
+    hermitian: bool,
 }
 
 struct InverseBuffers {
+    /// All `nfft` summed bins (only for [`Output::hermitian`]).
+    full: Vec<Complex32>,
     half: Vec<Complex32>,
     time: Vec<f32>,
     scratch: Vec<Complex32>,
@@ -580,6 +618,7 @@ struct InverseBuffers {
 impl Output {
     fn buffers(&self) -> InverseBuffers {
         InverseBuffers {
+            full: fft::zeros(if self.hermitian { self.nfft } else { 0 }),
             half: fft::zeros(self.nfft / 2 + 1),
             time: vec![0.0; self.nfft],
             scratch: self.plan.make_scratch_vec(),
@@ -604,6 +643,11 @@ impl Output {
                 continue;
             }
             bufs.half.fill(Complex32::new(0.0, 0.0));
+            let target = if self.hermitian {
+                &mut bufs.full
+            } else {
+                &mut bufs.half
+            };
             for (&(k0, k1), part) in spectra.ranges.iter().zip(&spectra.parts) {
                 let width = k1 - k0;
                 let base = slot(q, g, 0, self.n_groups, width);
@@ -611,9 +655,20 @@ impl Output {
                 for k in k0..k1 {
                     let lanes = &part[base + (k - k0) * CHUNK..][..CHUNK];
                     for l in 0..LANES.min(self.n_bins.saturating_sub(k * LANES)) {
-                        bufs.half[self.offset + k * LANES + l] =
+                        target[self.offset + k * LANES + l] =
                             Complex32::new(lanes[l], lanes[LANES + l]);
                     }
+                }
+            }
+            if self.hermitian {
+                let n = self.nfft;
+                for (k, h) in bufs.half.iter_mut().enumerate() {
+                    *h = (bufs.full[k] + bufs.full[(n - k) % n].conj()) * 0.5;
+                }
+                // The inverse real FFT needs real DC and Nyquist bins.
+                bufs.half[0].im = 0.0;
+                if n.is_multiple_of(2) {
+                    bufs.half[n / 2].im = 0.0;
                 }
             }
             plan.process_with_scratch(&mut bufs.half, &mut bufs.time, &mut bufs.scratch)
@@ -648,6 +703,7 @@ mod tests {
             nfft,
             packed,
             valid,
+            kind: SpectraKind::Band,
         }
     }
 

@@ -9,7 +9,9 @@
 //! Sign convention: a positive lag means energy travelling from the source channel (first of
 //! the pair) to the receiver (second).
 
+pub mod bandpass;
 pub mod correlate;
+pub mod dayprep;
 pub mod error;
 pub mod fft;
 pub mod memory;
@@ -21,6 +23,7 @@ pub mod preprocess;
 pub mod smooth;
 pub mod spectra;
 pub mod stack;
+pub mod tfpws;
 pub mod whiten;
 pub mod window;
 

@@ -21,11 +21,13 @@ pub struct TimeNormParams {
 /// - `rma`: `x / m` with `m` the centred running mean of `|x|` over `smooth_n` samples
 ///   (0 where `m` is 0);
 /// - `clip`: clamp to `±clip_std · std(x)`;
-/// - `none`: unchanged.
+/// - `none`: unchanged;
+/// - `multiband`: unchanged here (it needs the band-limited day record; the spectra step
+///   applies it).
 #[inline(always)]
 pub fn time_normalize(x: &mut [f32], p: &TimeNormParams) {
     match p.method {
-        TimeNorm::None => {}
+        TimeNorm::None | TimeNorm::Multiband => {}
         TimeNorm::OneBit => {
             for v in x.iter_mut() {
                 *v = if *v > 0.0 {

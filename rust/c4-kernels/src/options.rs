@@ -43,6 +43,9 @@ string_enum!(
         Rma => "rma",
         /// Clamp samples at ±`clip_std` times the window's standard deviation.
         Clip => "clip",
+        /// Sum over sub-bands of the band-passed window divided by its running mean of |x|
+        /// (needs the spectra step's day pass, see [`crate::dayprep`]).
+        Multiband => "multiband",
     }
 );
 
@@ -67,6 +70,9 @@ string_enum!(
         Coherency => "coherency",
         /// conj(S_i) S_j / (|S_i|^2)~.
         Deconv => "deconv",
+        /// Phase cross-correlation PCC2 (Ventosa et al. 2019): the correlation of the unit
+        /// phasors of the windows' analytic signals (needs phase spectra).
+        Pcc => "pcc",
     }
 );
 
@@ -81,6 +87,10 @@ string_enum!(
         Robust => "robust",
         /// N-th root stack.
         Nroot => "nroot",
+        /// Time-frequency phase-weighted stack (S-transform, Schimmel & Gallart 2007).
+        Tfpws => "tfpws",
+        /// Mean of the traces that correlate with the mean above a threshold (NoisePy).
+        Selective => "selective",
     }
 );
 

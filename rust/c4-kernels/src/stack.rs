@@ -22,6 +22,13 @@ pub enum StackMethod {
     Robust { epsilon: f32, max_iter: usize },
     /// N-th root stack: `sign(y)|y|^n` with `y = mean_t sign(x)|x|^(1/n)`.
     Nroot { n: f32 },
+    /// Time-frequency phase-weighted stack (Schimmel & Gallart 2007, S-transform; see
+    /// [`crate::tfpws`]) with exponent `power` over `fmin..=fmax` cycles per sample.
+    Tfpws { power: f32, fmin: f32, fmax: f32 },
+    /// Selective stack (NoisePy's `selective`): the mean of the traces whose correlation
+    /// coefficient `x·s / (|x| |s|)` with the linear stack `s` is at least `threshold`; weights
+    /// `1 / kept` for those, 0 for the others; all zeros if none is kept.
+    Selective { threshold: f32 },
 }
 
 impl StackMethod {
@@ -45,6 +52,21 @@ impl StackMethod {
             StackMethod::Nroot { n } => ensure(n >= 1.0 && n.is_finite(), "nroot_power", || {
                 format!("must be finite and >= 1, got {n}")
             }),
+            StackMethod::Tfpws { power, fmin, fmax } => {
+                ensure(power >= 0.0 && power.is_finite(), "pws_power", || {
+                    format!("must be finite and >= 0, got {power}")
+                })?;
+                ensure(
+                    (0.0..=0.5).contains(&fmin) && fmin <= fmax && fmax <= 0.5,
+                    "tfpws_band",
+                    || format!("{fmin}..{fmax} cycles/sample must lie in 0..0.5"),
+                )
+            }
+            StackMethod::Selective { threshold } => ensure(
+                (-1.0..=1.0).contains(&threshold),
+                "selective_threshold",
+                || format!("a correlation coefficient must lie in [-1, 1], got {threshold}"),
+            ),
         }
     }
 }
@@ -53,7 +75,8 @@ impl StackMethod {
 #[derive(Debug, Clone)]
 pub struct Stacked {
     pub data: Vec<f32>,
-    /// Robust weights (summing to 1 per pair); `1 / n_time` for the other methods.
+    /// Robust weights (summing to 1 per pair); selective: `1 / kept` or 0; `1 / n_time` for
+    /// the other methods.
     pub weights: Vec<f32>,
 }
 
@@ -87,6 +110,10 @@ pub fn stack(
                 robust(traces, n_lags, epsilon, max_iter, out, w)
             }
             StackMethod::Nroot { n } => nroot(traces, n_lags, n, out),
+            StackMethod::Tfpws { power, fmin, fmax } => {
+                crate::tfpws::tfpws(traces, n_lags, power, fmin, fmax, out)
+            }
+            StackMethod::Selective { threshold } => selective(traces, n_lags, threshold, out, w),
         });
     Ok(Stacked { data, weights })
 }
@@ -188,6 +215,32 @@ fn nroot(traces: &[f32], n_lags: usize, n: f32, out: &mut [f32]) {
 /// `sign(v) |v|^p` for `p > 0` (0 stays 0: `|0|^p = 0`).
 fn signed_pow(v: f32, p: f32) -> f32 {
     v.signum() * v.abs().powf(p)
+}
+
+fn selective(traces: &[f32], n_lags: usize, threshold: f32, out: &mut [f32], weights: &mut [f32]) {
+    let mut reference = vec![0.0f32; n_lags];
+    linear(traces, n_lags, &mut reference);
+    let ref_norm = dot(&reference, &reference).sqrt();
+    for (w, d) in weights.iter_mut().zip(traces.chunks(n_lags)) {
+        let norm = dot(d, d).sqrt() * ref_norm;
+        let r = if norm > 0.0 {
+            dot(d, &reference) / norm
+        } else {
+            0.0
+        };
+        *w = if r >= f64::from(threshold) { 1.0 } else { 0.0 };
+    }
+    let kept: f32 = weights.iter().sum();
+    out.fill(0.0);
+    if kept == 0.0 {
+        return;
+    }
+    for (d, w) in traces.chunks(n_lags).zip(weights.iter_mut()) {
+        *w /= kept;
+        for (o, v) in out.iter_mut().zip(d) {
+            *o += *w * v;
+        }
+    }
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f64 {
@@ -293,6 +346,7 @@ mod tests {
                 max_iter: 10,
             },
             StackMethod::Nroot { n: 2.0 },
+            StackMethod::Selective { threshold: 0.5 },
         ] {
             let s = stack(&x, 1, 4, 33, m).unwrap();
             for (a, b) in s.data.iter().zip(&one) {

@@ -2,6 +2,7 @@
 
 use crate::error::{ensure, Result};
 use rayon::prelude::*;
+use std::cmp::Ordering::{Equal, Less};
 
 /// How a day record is cut into windows (all lengths in samples).
 #[derive(Debug, Clone)]
@@ -80,24 +81,88 @@ pub fn cosine_taper(len: usize, m: usize) -> Vec<f32> {
     w
 }
 
-/// Quality statistics of one window, measured after detrending and before the taper.
+/// Quality statistics of one window.
+///
+/// `std` is measured on the detrended window. The peak ratios are measured on the QC signal:
+/// the window itself (detrended), or the band-limited day record cut to the window when the
+/// spectra step has a QC band (see [`crate::dayprep`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WindowQc {
-    /// Standard deviation (RMS after detrend), in data units.
+    /// Standard deviation (RMS after detrend) of the window, in data units.
     pub std: f32,
-    /// max |x| / std (infinite for a flat window).
+    /// max |y| / std(y) over the window, `y` the QC signal (infinite for a flat window).
     pub max_ratio: f32,
+    /// max |y| over the window / std of `y` over the day's covered samples: NoisePy's
+    /// `max_over_std` (infinite for a flat day).
+    pub max_over_std: f32,
     /// Fraction of samples flagged as gaps, in [0, 1].
     pub gap_fraction: f32,
 }
 
+/// Why a window was rejected; the first that applies, in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Rejection {
+    /// Passed QC.
+    Valid = 0,
+    /// Share of gap samples above `max_gap_fraction`.
+    Gaps = 1,
+    /// Zero (or non-finite) standard deviation.
+    Flat = 2,
+    /// `max_ratio` above `max_std_ratio` (a transient relative to the window's own level).
+    MaxStdRatio = 3,
+    /// `max_over_std` above its limit (a transient relative to the day's level, NoisePy).
+    MaxOverStd = 4,
+}
+
+impl Rejection {
+    /// Names of the reasons, indexed by the enum's value (`valid` first).
+    pub const NAMES: [&'static str; 5] = ["valid", "gaps", "flat", "max_std_ratio", "max_over_std"];
+}
+
+/// The QC thresholds of a window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QcLimits {
+    /// Windows with a larger share of gap samples are rejected, in [0, 1].
+    pub max_gap_fraction: f32,
+    /// Windows whose `max_ratio` exceeds this are rejected (> 0; infinity: off).
+    pub max_std_ratio: f32,
+    /// Windows whose `max_over_std` exceeds this are rejected (> 0; infinity: off).
+    pub max_over_std: f32,
+}
+
+impl QcLimits {
+    /// Limits that reject only gaps above `max_gap_fraction` and flat windows.
+    pub fn gaps_only(max_gap_fraction: f32) -> Self {
+        Self {
+            max_gap_fraction,
+            max_std_ratio: f32::INFINITY,
+            max_over_std: f32::INFINITY,
+        }
+    }
+}
+
 impl WindowQc {
-    /// Whether the window is usable: not flat, not spiky, not too gappy.
-    pub fn is_valid(&self, max_gap_fraction: f32, max_std_ratio: f32) -> bool {
-        self.std > 0.0
-            && self.std.is_finite()
-            && self.max_ratio <= max_std_ratio
-            && self.gap_fraction <= max_gap_fraction
+    /// Why the window fails `limits`, or [`Rejection::Valid`].
+    pub fn rejection(&self, limits: &QcLimits) -> Rejection {
+        // NaN statistics exceed every limit.
+        let exceeds = |v: f32, limit: f32| !matches!(v.partial_cmp(&limit), Some(Less | Equal));
+        if exceeds(self.gap_fraction, limits.max_gap_fraction) {
+            Rejection::Gaps
+        } else if !(self.std > 0.0 && self.std.is_finite()) {
+            Rejection::Flat
+        } else if exceeds(self.max_ratio, limits.max_std_ratio) {
+            Rejection::MaxStdRatio
+        } else if exceeds(self.max_over_std, limits.max_over_std) {
+            Rejection::MaxOverStd
+        } else {
+            Rejection::Valid
+        }
+    }
+
+    /// Whether the window passes `limits`.
+    pub fn is_valid(&self, limits: &QcLimits) -> bool {
+        self.rejection(limits) == Rejection::Valid
     }
 }
 
@@ -295,8 +360,9 @@ pub fn check_records(
 }
 
 /// Cut every channel of a `(n_channels, n_samples)` record into windows and prepare them
-/// (detrend, QC, taper), as the spectra step does. Returns `(channel, window, sample)` windows
-/// and the `(channel, window)` QC.
+/// (detrend, QC, taper), as the spectra step does without a QC band. Returns
+/// `(channel, window, sample)` windows and the `(channel, window)` QC (`max_over_std` is left
+/// infinite: it needs the day's level, see [`crate::dayprep`]).
 pub fn prepare_all(
     data: &[f32],
     n_channels: usize,
@@ -318,6 +384,7 @@ pub fn prepare_all(
             WindowQc {
                 std,
                 max_ratio,
+                max_over_std: f32::INFINITY,
                 gap_fraction: window_gap_fraction(
                     &data[range.clone()],
                     gaps.map(|g| &g[range]),
@@ -398,8 +465,14 @@ mod tests {
         let qc = WindowQc {
             std,
             max_ratio: ratio,
+            max_over_std: ratio,
             gap_fraction: 0.0,
         };
-        assert!(!qc.is_valid(0.0, f32::INFINITY));
+        assert_eq!(qc.rejection(&QcLimits::gaps_only(0.0)), Rejection::Flat);
+        let gappy = WindowQc {
+            gap_fraction: 0.5,
+            ..qc
+        };
+        assert_eq!(gappy.rejection(&QcLimits::gaps_only(0.1)), Rejection::Gaps);
     }
 }

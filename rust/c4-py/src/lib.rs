@@ -8,10 +8,10 @@ use c4_kernels::correlate::{self as corr, CorrParams, SpectraView};
 use c4_kernels::normalize::{time_normalize_rows, TimeNormParams};
 use c4_kernels::options::{CcMethod, FreqNorm, StackKind, TimeNorm};
 use c4_kernels::packed::{self, AlignedBuf, Layout, CHUNK, LANES};
-use c4_kernels::spectra::{self as spec, SpectraSettings};
+use c4_kernels::spectra::{self as spec, SpectraKind, SpectraSettings};
 use c4_kernels::stack::{self as stk, StackMethod};
 use c4_kernels::whiten::{whiten_rows, Band};
-use c4_kernels::window::{prepare_all, WindowQc, WindowSpec};
+use c4_kernels::window::{prepare_all, Rejection, WindowQc, WindowSpec};
 use c4_kernels::{fft, pool};
 use num_complex::Complex32;
 use numpy::ndarray::Dim;
@@ -100,12 +100,18 @@ where
 /// A numpy array of `N` dimensions owned by Python.
 type Arr<'py, T, const N: usize> = Bound<'py, PyArray<T, Dim<[usize; N]>>>;
 
-type Qc<'py> = (Arr<'py, f32, 2>, Arr<'py, f32, 2>, Arr<'py, f32, 2>);
+type Qc<'py> = (
+    Arr<'py, f32, 2>,
+    Arr<'py, f32, 2>,
+    Arr<'py, f32, 2>,
+    Arr<'py, f32, 2>,
+);
 
 fn qc_arrays<'py>(py: Python<'py>, qc: &[WindowQc], shape: [usize; 2]) -> PyResult<Qc<'py>> {
     Ok((
         array(py, qc.iter().map(|q| q.std).collect(), shape)?,
         array(py, qc.iter().map(|q| q.max_ratio).collect(), shape)?,
+        array(py, qc.iter().map(|q| q.max_over_std).collect(), shape)?,
         array(py, qc.iter().map(|q| q.gap_fraction).collect(), shape)?,
     ))
 }
@@ -128,7 +134,8 @@ fn fast_len(n: usize) -> usize {
     fft::fast_len(n)
 }
 
-/// Cut, detrend and taper windows; returns (windows, std, max_ratio, gap_fraction).
+/// Cut, detrend and taper windows; returns (windows, (std, max_ratio, max_over_std,
+/// gap_fraction)).
 #[pyfunction]
 #[pyo3(signature = (data, win_len, step, taper_fraction, zero_run, gaps=None, threads=None))]
 #[allow(clippy::type_complexity, clippy::too_many_arguments)]
@@ -213,7 +220,9 @@ fn whiten<'py>(
 #[pyo3(signature = (
     data, fs, cc_len, step, maxlag, freqmin, freqmax, *, gaps=None, taper_fraction=0.05,
     taper_bins=100, time_norm="none", smooth_n=1, clip_std=3.0, freq_norm="rma",
-    smoothspect_n=1, max_gap_fraction=0.0, max_std_ratio=f32::INFINITY, threads=None
+    smoothspect_n=1, max_gap_fraction=0.0, max_std_ratio=f32::INFINITY,
+    max_over_std=f32::INFINITY, qc_band=None, rma_band=None, multiband_n=4, mute_factor=None,
+    mute_band=None, phase=false, threads=None
 ))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn spectra<'py>(
@@ -235,15 +244,15 @@ fn spectra<'py>(
     smoothspect_n: usize,
     max_gap_fraction: f32,
     max_std_ratio: f32,
+    max_over_std: f32,
+    qc_band: Option<(f64, f64)>,
+    rma_band: Option<(f64, f64)>,
+    multiband_n: usize,
+    mute_factor: Option<f32>,
+    mute_band: Option<(f64, f64)>,
+    phase: bool,
     threads: Option<usize>,
-) -> PyResult<(
-    Bound<'py, PyAny>,
-    usize,
-    Arr<'py, bool, 2>,
-    Qc<'py>,
-    usize,
-    usize,
-)> {
+) -> PyResult<SpectraOut<'py>> {
     let settings = SpectraSettings {
         fs,
         cc_len,
@@ -258,6 +267,16 @@ fn spectra<'py>(
         smoothspect_n,
         max_gap_fraction,
         max_std_ratio,
+        max_over_std,
+        qc_band,
+        rma_band,
+        multiband_n,
+        mute: mute_factor.map(|f| (f, mute_band.unwrap_or((freqmin, freqmax)))),
+        kind: if phase {
+            SpectraKind::Phase
+        } else {
+            SpectraKind::Band
+        },
     };
     let p = parse(settings.params())?;
     let [c, n] = [data.shape()[0], data.shape()[1]];
@@ -275,15 +294,38 @@ fn spectra<'py>(
         l.n_bins,
         array(py, s.valid, shape)?,
         qc_arrays(py, &s.qc, shape)?,
+        array(
+            py,
+            s.qc.iter().map(|q| q.rejection(&p.qc) as u8).collect(),
+            shape,
+        )?,
+        array(
+            py,
+            s.muted.iter().map(|&m| m as u64).collect(),
+            [l.n_channels],
+        )?,
         s.offset,
         s.nfft,
     ))
 }
 
+/// What `spectra` returns: (packed, n_bins, valid, qc, rejection reasons, muted samples,
+/// offset, nfft).
+type SpectraOut<'py> = (
+    Bound<'py, PyAny>,
+    usize,
+    Arr<'py, bool, 2>,
+    Qc<'py>,
+    Arr<'py, u8, 2>,
+    Arr<'py, u64, 1>,
+    usize,
+    usize,
+);
+
 /// Correlate pairs of window spectra; returns ((pair, group, lag) correlations, (pair, group)
 /// window counts).
 #[pyfunction]
-#[pyo3(signature = (packed, n_bins, valid, offset, nfft, pairs, maxlag_n, cc_method="xcorr", substack=0, smoothspect_n=1, threads=None))]
+#[pyo3(signature = (packed, n_bins, valid, offset, nfft, pairs, maxlag_n, cc_method="xcorr", substack=0, smoothspect_n=1, phase=false, threads=None))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn correlate<'py>(
     py: Python<'py>,
@@ -297,6 +339,7 @@ fn correlate<'py>(
     cc_method: &str,
     substack: usize,
     smoothspect_n: usize,
+    phase: bool,
     threads: Option<usize>,
 ) -> PyResult<(Arr<'py, f32, 3>, Arr<'py, u32, 2>)> {
     let layout = packed_layout(packed.shape(), n_bins)?;
@@ -306,6 +349,11 @@ fn correlate<'py>(
         nfft,
         packed: slice("packed", &packed)?,
         valid: slice("valid", &valid)?,
+        kind: if phase {
+            SpectraKind::Phase
+        } else {
+            SpectraKind::Band
+        },
     };
     if pairs.shape()[1] != 2 {
         return Err(KernelError::new_err("pairs: must have shape (n_pairs, 2)"));
@@ -334,7 +382,7 @@ fn correlate<'py>(
 
 /// Stack (pair, time, lag) traces along time; returns ((pair, lag) stacks, (pair, time) weights).
 #[pyfunction]
-#[pyo3(signature = (x, method, pws_power=2.0, robust_epsilon=1e-6, robust_max_iter=10, nroot_power=2.0, threads=None))]
+#[pyo3(signature = (x, method, pws_power=2.0, robust_epsilon=1e-6, robust_max_iter=10, nroot_power=2.0, tfpws_band=(0.0, 0.5), selective_threshold=0.0, threads=None))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn stack<'py>(
     py: Python<'py>,
@@ -344,6 +392,8 @@ fn stack<'py>(
     robust_epsilon: f32,
     robust_max_iter: usize,
     nroot_power: f32,
+    tfpws_band: (f32, f32),
+    selective_threshold: f32,
     threads: Option<usize>,
 ) -> PyResult<(Arr<'py, f32, 2>, Arr<'py, f32, 2>)> {
     let m = match parse(StackKind::parse(method))? {
@@ -354,6 +404,14 @@ fn stack<'py>(
             max_iter: robust_max_iter,
         },
         StackKind::Nroot => StackMethod::Nroot { n: nroot_power },
+        StackKind::Tfpws => StackMethod::Tfpws {
+            power: pws_power,
+            fmin: tfpws_band.0,
+            fmax: tfpws_band.1,
+        },
+        StackKind::Selective => StackMethod::Selective {
+            threshold: selective_threshold,
+        },
     };
     let [p, t, l] = [x.shape()[0], x.shape()[1], x.shape()[2]];
     let data = slice("x", &x)?;
@@ -439,6 +497,7 @@ fn _kernels(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(unpack, m)?)?;
     preprocess::register(m)?;
     m.add("LANES", LANES)?;
+    m.add("REJECTIONS", Rejection::NAMES.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
