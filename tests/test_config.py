@@ -33,7 +33,7 @@ def test_bad_choice_lists_allowed_values() -> None:
     with pytest.raises(ConfigError, match=r"processing\.time_norm: .*allowed: none, one_bit, "
                                           r"rma, clip"):
         parse_config({"processing": {"time_norm": "onebit"}})
-    with pytest.raises(ConfigError, match=r"data\.layout: .*allowed: scedc, sds"):
+    with pytest.raises(ConfigError, match=r"data\.layout: .*allowed: scedc, ncedc, sds, fdsn"):
         parse_config({"data": {"layout": "sac"}})
     with pytest.raises(ConfigError, match=r"processing\.stack_methods\.0: .*allowed: linear"):
         parse_config({"processing": {"stack_methods": ["median"]}})
@@ -82,5 +82,5 @@ def test_cli_config_init_and_wrong_key(tmp_path: Path) -> None:
     bad.write_text("[data]\nlayot = 'sds'\n")
     out = run_c4("correlate", "--config", str(bad), "--index", "0")
     assert out.returncode == 2
-    assert "data.layot: unknown key; allowed keys: source, layout" in out.stderr
+    assert "data.layot: unknown key; allowed keys: layout, source" in out.stderr
     assert "Traceback" not in out.stderr

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from c4.config import Config, parse_config
-from c4.sources import ChannelId, scedc_key, sds_key
+from c4.sources import ChannelId, ncedc_key, scedc_key, sds_key
 
 __all__ = ["DemoResult", "demo_config", "run_demo", "station_coords", "write_synthetic_archive"]
 
@@ -70,14 +70,16 @@ def write_synthetic_archive(
     network: str = "SY", channel: str = "HHZ", band: tuple[float, float] | None = (0.05, 2.0),
     n_sources: int = 400, seed: int = 0, encoding: str = "FLOAT32",
     velocity_changes: Mapping[dt.date, float] | None = None,
+    station_file: str = "{network}/{network}_{station}.xml",
 ) -> dict[str, Any]:
     """Write a synthetic archive below ``root``; returns its description (paths, station
     coordinates, ``dvv`` per day, ...). Day ``k`` holds an independent diffuse-field record of
     ``day_length_s`` seconds starting at midnight, at the velocity
     ``velocity_km_s · (1 + dv/v)`` with dv/v from ``velocity_changes``
-    (:func:`c4.synthetic.imposed_dvv`; default: constant); ``metadata`` is ``stationxml``
-    (``FDSNstationXML/NET/NET_STA.xml``) or ``csv`` (``stations.csv``); ``encoding`` is
-    ``FLOAT32`` or ``STEIM2`` (int32 counts, as real archives hold them)."""
+    (:func:`c4.synthetic.imposed_dvv`; default: constant); ``layout`` is ``scedc``, ``ncedc``
+    or ``sds``; ``metadata`` is ``stationxml`` (``FDSNstationXML/`` + ``station_file``) or
+    ``csv`` (``stations.csv``); ``encoding`` is ``FLOAT32`` or ``STEIM2`` (int32 counts, as
+    real archives hold them)."""
     from obspy import Trace, UTCDateTime
     from obspy.core.inventory import Channel, Inventory, Network, Site, Station
 
@@ -97,7 +99,7 @@ def write_synthetic_archive(
                                 n_sources=n_sources, band=band, seed=seed * 1000 + k + 1)
         t0 = UTCDateTime(day.year, day.month, day.day)
         for ch, rec in zip(ids, records, strict=True):
-            key = scedc_key(ch, day) if layout == "scedc" else sds_key(ch, day)
+            key = {"scedc": scedc_key, "ncedc": ncedc_key, "sds": sds_key}[layout](ch, day)
             path = root / key
             path.parent.mkdir(parents=True, exist_ok=True)
             samples = (np.round(rec * 1000).astype(np.int32) if encoding == "STEIM2"
@@ -118,7 +120,7 @@ def write_synthetic_archive(
             cha = Channel(channel, "", la, lo, 0.0, 0.0, sample_rate=fs)
             sta = Station(s, la, lo, 0.0, channels=[cha], site=Site(name=f"synthetic {s}"))
             inv = Inventory(networks=[Network(network, stations=[sta])], source="c4 demo")
-            path = meta / network / f"{network}_{s}.xml"
+            path = meta / station_file.format(network=network, station=s)
             path.parent.mkdir(parents=True, exist_ok=True)
             inv.write(str(path), format="STATIONXML")
     return {"root": str(root), "stations": str(meta), "names": names, "xy_km": xy,

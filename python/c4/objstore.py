@@ -103,6 +103,17 @@ def s3_client(anonymous: bool = False, endpoint_url: str = "") -> object:
 
 
 @dataclass(frozen=True)
+class ObjectInfo:
+    """One listed object: its key (relative to the listed location), size in bytes and a
+    version tag: the S3 ETag, or the modification time in ns for a local file (a web-service
+    "file" has neither before it is downloaded: None and "")."""
+
+    key: str
+    size: int | None
+    etag: str
+
+
+@dataclass(frozen=True)
 class Location:
     """A local directory or S3 prefix; all keys below are relative ``/``-separated paths."""
 
@@ -145,24 +156,78 @@ class Location:
         top = Path(self.url)
         return sorted(p.relative_to(top).as_posix() for p in base.rglob("*") if p.is_file())
 
+    def _s3_folder(self, rel: str) -> tuple[list[str], list[str]]:
+        """(file names, folder names) directly in ``rel`` of an S3 location, one delimited
+        listing (paginated, retried)."""
+        bucket, prefix = self._s3(rel)
+        pfx = prefix + "/" if prefix else ""
+
+        def page_all() -> tuple[list[str], list[str]]:
+            files, dirs = [], []
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=bucket, Prefix=pfx, Delimiter="/"):
+                files += [o["Key"][len(pfx):] for o in page.get("Contents", [])]
+                dirs += [c["Prefix"][len(pfx):].rstrip("/")
+                         for c in page.get("CommonPrefixes", [])]
+            return files, dirs
+
+        files, dirs = with_retries(page_all, what=f"listing s3://{bucket}/{pfx}")
+        return sorted(files), sorted(dirs)
+
     def list_names(self, rel: str = "") -> list[str]:
         """Names of the files directly in ``rel`` (not recursive), sorted."""
         if is_s3(self.url):
-            bucket, prefix = self._s3(rel)
-            pfx = prefix + "/" if prefix else ""
-
-            def page_all() -> list[str]:
-                out = []
-                paginator = self.client.get_paginator("list_objects_v2")
-                for page in paginator.paginate(Bucket=bucket, Prefix=pfx, Delimiter="/"):
-                    out += [o["Key"][len(pfx):] for o in page.get("Contents", [])]
-                return out
-
-            return sorted(with_retries(page_all, what=f"listing s3://{bucket}/{pfx}"))
+            return self._s3_folder(rel)[0]
         base = Path(self.url) / rel
         if not base.is_dir():
             return []
         return sorted(p.name for p in base.iterdir() if p.is_file())
+
+    def list_objects(self, rel: str = "", *, recursive: bool = False) -> list[ObjectInfo]:
+        """Files in ``rel`` (below it with ``recursive``) with sizes and version tags, sorted
+        by key; keys are relative to this location. A missing folder lists as empty."""
+        if is_s3(self.url):
+            bucket, prefix = self._s3(rel)
+            root = split_s3(self.url)[1]
+            pfx = prefix + "/" if prefix else ""
+            cut = len(root) + 1 if root else 0
+
+            def page_all() -> list[ObjectInfo]:
+                out = []
+                paginator = self.client.get_paginator("list_objects_v2")
+                kw = {} if recursive else {"Delimiter": "/"}
+                for page in paginator.paginate(Bucket=bucket, Prefix=pfx, **kw):
+                    out += [ObjectInfo(o["Key"][cut:], int(o["Size"]),
+                                       str(o.get("ETag", "")).strip('"'))
+                            for o in page.get("Contents", [])]
+                return out
+
+            return sorted(with_retries(page_all, what=f"listing s3://{bucket}/{pfx}"),
+                          key=lambda o: o.key)
+        top = Path(self.url)
+        base = top / rel
+        if not base.is_dir():
+            return []
+        paths = base.rglob("*") if recursive else base.iterdir()
+        out = []
+        for p in paths:
+            try:
+                st = p.stat()
+            except FileNotFoundError:  # removed while listing
+                continue
+            if p.is_file():
+                out.append(ObjectInfo(p.relative_to(top).as_posix(), st.st_size,
+                                      str(st.st_mtime_ns)))
+        return sorted(out, key=lambda o: o.key)
+
+    def list_dirs(self, rel: str = "") -> list[str]:
+        """Names of the folders directly in ``rel`` (S3: common prefixes), sorted."""
+        if is_s3(self.url):
+            return self._s3_folder(rel)[1]
+        base = Path(self.url) / rel
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if p.is_dir())
 
     def exists(self, rel: str) -> bool:
         if is_s3(self.url):

@@ -5,8 +5,11 @@ This is what ``c4 correlate`` (and so every Batch array child) runs. For each da
 1. skip it if the manifest says it is complete with the same processing settings (log line
    ``day YYYY-MM-DD already complete, skipping``);
 2. check the scratch directory (exists, ``output.min_free_gb`` free);
-3. list the day's files, choose channels (:func:`c4.sources.select_channels`), download them
-   to scratch (S3) in parallel;
+3. list the day's files (:mod:`c4.sources`, any layout), take each station's metadata epoch
+   covering the day (:mod:`c4.stations`), choose channels (:func:`c4.sources.select_channels`),
+   fetch the files to scratch in parallel; a file that cannot be fetched after retries makes
+   the day *failed*: it is not marked complete, the shard finishes its other days, skips its
+   stack and raises :class:`ShardIncomplete` (``c4 correlate`` exits 1), so a re-run retries it;
 4. preprocess every channel (:mod:`c4.preprocess`: kernels in threads, each channel written in
    place into one row of the day's records);
 5. whitened window spectra and correlations of all pairs (Rust kernels), pairs in blocks;
@@ -44,9 +47,9 @@ from c4.objstore import Location
 from c4.preprocess import ChannelTask, Preprocessor
 from c4.progress import Reporter
 from c4.shards import shard_days, shard_label
-from c4.sources import Archive, ChannelId, select_channels
+from c4.sources import ChannelId, open_archive, select_channels
 from c4.stacking import stack_attrs, stack_to_store
-from c4.stations import Stations, load_stations, pair_geometry
+from c4.stations import StationInfo, Stations, load_stations, pair_geometry
 from c4.store import (
     DailyResult,
     day_entry,
@@ -60,13 +63,22 @@ from c4.store import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["STAGES", "ScratchError", "Timings", "check_scratch", "make_pairs", "run_shard"]
+__all__ = ["STAGES", "DayFailed", "ScratchError", "ShardIncomplete", "Timings", "check_scratch",
+           "make_pairs", "run_shard"]
 
 STAGES = ("fetch", "preprocess", "spectra", "correlate", "write", "stack")
 
 
 class ScratchError(RuntimeError):
     """The scratch directory is missing or too full."""
+
+
+class DayFailed(RuntimeError):
+    """A day's files could not all be fetched (after retries): the day is not complete."""
+
+
+class ShardIncomplete(RuntimeError):
+    """Some days of the shard failed; the others are complete, a re-run retries the rest."""
 
 
 @dataclass
@@ -105,9 +117,13 @@ def check_scratch(scratch: str | Path, min_free_gb: float) -> Path:
     return path
 
 
-def make_pairs(channels: list[ChannelId], stations: Stations, config: Config,
+def make_pairs(channels: list[ChannelId], coords: dict[str, StationInfo], config: Config,
+               orientations: dict[str, float] | None = None,
                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Channel index pairs (i <= j, sorted) to correlate and their per-pair coordinates."""
+    """Channel index pairs (i <= j, sorted) to correlate and their per-pair coordinates
+    (``coords``: the stations' coordinates on the day, per ``NET.STA``; ``orientations``: the
+    horizontal channels' azimuths in degrees on the day, per ``NET.STA.LOC.CHA``)."""
+    orientations = orientations or {}
     p = config.processing
     idx: list[tuple[int, int]] = []
     geo: dict[str, list[Any]] = defaultdict(list)
@@ -121,12 +137,11 @@ def make_pairs(channels: list[ChannelId], stations: Stations, config: Config,
                 continue
             key = (a.station_id, b.station_id)
             if key not in cache:
-                cache[key] = pair_geometry(stations.coords[a.station_id],
-                                           stations.coords[b.station_id])
+                cache[key] = pair_geometry(coords[a.station_id], coords[b.station_id])
             dist, az, baz = cache[key]
             if dist > p.max_distance_km:
                 continue
-            sa, sb = stations.coords[a.station_id], stations.coords[b.station_id]
+            sa, sb = coords[a.station_id], coords[b.station_id]
             idx.append((i, j))
             for name, value in (
                 ("pair", f"{a.id}_{b.id}"), ("source", a.id), ("receiver", b.id),
@@ -135,8 +150,8 @@ def make_pairs(channels: list[ChannelId], stations: Stations, config: Config,
                 ("source_latitude", sa.latitude), ("source_longitude", sa.longitude),
                 ("source_elevation", sa.elevation), ("receiver_latitude", sb.latitude),
                 ("receiver_longitude", sb.longitude), ("receiver_elevation", sb.elevation),
-                ("source_orientation", stations.orientations.get(a.id, np.nan)),
-                ("receiver_orientation", stations.orientations.get(b.id, np.nan)),
+                ("source_orientation", orientations.get(a.id, np.nan)),
+                ("receiver_orientation", orientations.get(b.id, np.nan)),
             ):
                 geo[name].append(value)
     pairs = np.array(idx, np.int64).reshape(-1, 2)
@@ -154,7 +169,7 @@ class _Shard:
         self.fingerprint = config.fingerprint()
         self.out: Location = output_location(config.output.output, config.data.endpoint_url)
         self.timings = Timings()
-        self.archive = Archive(config.data)
+        self.archive = open_archive(config.data, cache=self.out)
         self.stations: Stations | None = None
 
     # ------------------------------------------------------------------------------ one day
@@ -166,13 +181,22 @@ class _Shard:
         info: dict[str, Any] = {"n_files": 0, "n_channels": 0, "n_pairs": 0, "parts": [],
                                 "n_parts": n_parts}
         assert self.stations is not None
+        stations = self.stations
         with t.stage("fetch"):
             listing = self.archive.list_day(day)
-            channels = select_channels(listing, cfg.data, self.stations.known)
-            self.stations.load({c.station_id for c in channels})
-            channels = [c for c in channels if c.station_id in self.stations.coords]
-            keys = [k for c in channels for k in listing[c]]
-            local = self.archive.fetch(keys, work)
+            stations.load({c.station_id for c in listing.channels} & stations.known)
+            channels = select_channels(listing.channels, cfg.data, stations.known,
+                                       sampling_rate=p.sampling_rate,
+                                       rates=stations.rates_on(listing.channels, day))
+            coords = stations.coords_on({c.station_id for c in channels}, day)
+            channels = [c for c in channels if c.station_id in coords]
+            fetched = self.archive.fetch([k for c in channels for k in listing.keys(c)], work)
+        if fetched.failed:
+            raise DayFailed(f"{len(fetched.failed)} of "
+                            f"{sum(len(listing.keys(c)) for c in channels)} "
+                            f"files could not be fetched, e.g. {min(fetched.failed)}: "
+                            f"{fetched.failed[min(fetched.failed)]}")
+        local = fetched.local
         info["n_files"] = len(local)
         npts = round(cfg.data.day_length_s * p.sampling_rate)
         start = dt.datetime(day.year, day.month, day.day).isoformat() + "Z"
@@ -180,10 +204,13 @@ class _Shard:
         pre_filt = (0.5 * f1, f1, p.freqmax, min(1.5 * p.freqmax, 0.49 * p.sampling_rate))
         tasks = []
         for c in channels:
-            paths = tuple(str(local[k]) for k in listing[c] if k in local)
+            paths = tuple(str(local[k]) for k in listing.keys(c) if k in local)
             if not paths:
+                said = [fetched.no_data[k] for k in listing.keys(c) if k in fetched.no_data]
+                if said:
+                    log.info("%s: %s", c.id, said[0])
                 continue
-            inv = self.stations.inventories.get(c.station_id) if p.remove_response else None
+            inv = stations.inventory_on(c.station_id, day) if p.remove_response else None
             if p.remove_response and inv is None:
                 log.warning("dropping %s: remove_response needs StationXML metadata", c.id)
                 continue
@@ -194,7 +221,7 @@ class _Shard:
             records = pre.day(tasks)
         info["n_channels"] = len(records.kept)
         kept = [ChannelId.parse(r.channel) for r in records.kept]
-        pairs, table = make_pairs(kept, self.stations, cfg)
+        pairs, table = make_pairs(kept, coords, cfg, stations.orientations_on(kept, day))
         if len(pairs) == 0:
             log.warning("day %s: no pairs to correlate (%d channels with data)", day, len(kept))
             return {**info, "timings": t.as_dict()}
@@ -253,8 +280,9 @@ class _Shard:
             return previous
         scratch = check_scratch(cfg.output.scratch, cfg.output.min_free_gb)
         work_root = scratch / f"c4-shard-{self.label}"
-        self.stations = load_stations(cfg.data)
+        self.stations = load_stations(cfg.data, self.archive)
         done, skipped = [], []
+        failed: dict[dt.date, str] = {}
         rep = self.reporter
         rep.event("shard_start", shard=self.index, label=self.label,
                   first_day=self.days[0].isoformat(), last_day=self.days[-1].isoformat())
@@ -274,18 +302,25 @@ class _Shard:
                 work.mkdir(parents=True, exist_ok=True)
                 try:
                     info = self.run_day(day, pre, work)
-                    t = Timings()
-                    t.add(info.pop("timings"))
-                    entry = {
-                        "day": day.isoformat(), "shard": self.index, "label": self.label,
-                        "fingerprint": self.fingerprint, "c4_version": c4.__version__,
-                        "group_seconds": (cfg.processing.substack * cfg.processing.step
-                                          or cfg.data.day_length_s),
-                        **info, "timings": t.as_dict(),
-                    }
-                    write_day_entry(self.out, entry)
+                except DayFailed as exc:
+                    log.error("day %s failed, not marked complete: %s", day.isoformat(), exc)
+                    failed[day] = str(exc)
+                    rep.event("day_failed", shard=self.index, day=day.isoformat(),
+                              reason=str(exc))
+                    task.advance()
+                    continue
                 finally:
                     shutil.rmtree(work, ignore_errors=True)
+                t = Timings()
+                t.add(info.pop("timings"))
+                entry = {
+                    "day": day.isoformat(), "shard": self.index, "label": self.label,
+                    "fingerprint": self.fingerprint, "c4_version": c4.__version__,
+                    "group_seconds": (cfg.processing.substack * cfg.processing.step
+                                      or cfg.data.day_length_s),
+                    **info, "timings": t.as_dict(),
+                }
+                write_day_entry(self.out, entry)
                 self.timings.add(entry["timings"])
                 done.append(day)
                 rep.event("day_done", shard=self.index, day=day.isoformat(),
@@ -293,6 +328,12 @@ class _Shard:
                           timings=entry["timings"])
                 task.advance()
         shutil.rmtree(work_root, ignore_errors=True)
+        if failed:
+            first = min(failed)
+            raise ShardIncomplete(
+                f"shard {self.label}: {len(failed)} of {len(self.days)} days failed and are not "
+                f"marked complete ({first}: {failed[first]}); the other days are kept, run the "
+                "same command again to retry the failed ones")
         with self.timings.stage("stack"):
             store = self._stack(scratch)
         summary: dict[str, Any] = {

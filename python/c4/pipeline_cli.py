@@ -44,14 +44,16 @@ _INIT_PATH_ARG = typer.Argument(Path("c4.toml"), help="File to write ('-' for st
 def _user_errors() -> Iterator[None]:
     """Turn domain errors into a message and an exit code, never a traceback."""
     from c4.config import ConfigError
-    from c4.pipeline import ScratchError
+    from c4.pipeline import ScratchError, ShardIncomplete
+    from c4.sources.fdsn import FdsnError
 
     try:
         yield
     except ConfigError as exc:
         err_console.print(f"[bold red]config error[/]\n{exc}", highlight=False)
         raise typer.Exit(2) from None
-    except (ScratchError, FileNotFoundError, IndexError, ValueError) as exc:
+    except (ScratchError, ShardIncomplete, FdsnError, FileNotFoundError, IndexError,
+            ValueError) as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1) from None
 

@@ -88,7 +88,13 @@ def submit_command(
         False, "--dry-run", help="Print the requests and an estimate as JSON; send nothing."
     ),
     stations: int | None = typer.Option(
-        None, "--stations", help="Station count for the estimate (default: count local metadata)."
+        None, "--stations", help="Station count for the estimate (default: from the archive, "
+        "else the local metadata)."
+    ),
+    archive_size: bool = typer.Option(
+        True, "--archive-size/--no-archive-size",
+        help="Dry run without --stations: list a few days of the archive to count stations, "
+        "channels and bytes (30 s at most)."
     ),
     image: str | None = typer.Option(None, help="batch.image"),
     vcpus: int | None = typer.Option(None, help="batch.vcpus"),
@@ -137,12 +143,13 @@ def submit_command(
     ]
     with domain_errors():
         _submit(config, config_url, months, start, rerun, dry_run, stations,
-                overrides + list(set_ or []))
+                overrides + list(set_ or []), archive_size)
 
 
 def _submit(
     config: str, config_url: str | None, months: int | None, start: str | None,
     rerun: str | None, dry_run: bool, stations: int | None, overrides: list[str],
+    archive_size: bool = True,
 ) -> None:
     from c4.batch import estimate as est
     from c4.batch import submit as sub
@@ -158,10 +165,21 @@ def _submit(
         selection = _rerun_selection(cfg, rerun)
     else:
         selection = sub.select_shards(cfg, months, start)
+    archive = None
     if stations is not None:
         size = est.campaign_size(cfg, stations, "--stations")
     else:
-        size = est.campaign_size(cfg, est.count_stations(cfg), "data.stations metadata")
+        if archive_size:
+            archive, why = _size_from_archive(cfg, selection.shards)
+        if archive is not None:
+            size = est.CampaignSize(
+                archive.stations, archive.channels,
+                archive.sample_rate_hz or est.CampaignSize.source_sampling_rate_hz,
+                source=f"archive listing of {', '.join(archive.days)}")
+        else:
+            if archive_size:
+                warn([why])
+            size = est.campaign_size(cfg, est.count_stations(cfg), "data.stations metadata")
     region = cfg.batch.region or _default_region()
     prepared = sub.prepare(cfg, selection, config_url=url, size=size, region=region,
                            strict=not dry_run)
@@ -171,6 +189,7 @@ def _submit(
             "requests": prepared.plan.as_json_dict(),
             "shards": selection.shards,
             "estimate": prepared.estimate.to_json_dict(),
+            "archive": archive.to_json_dict() if archive is not None else None,
             "problems": prepared.errors,
             "warnings": prepared.warnings,
             "filled_in_by_submit": {
@@ -220,6 +239,15 @@ def _default_region() -> str | None:
     import boto3
 
     return boto3.Session().region_name
+
+
+def _size_from_archive(cfg: Any, shards: list[int]) -> tuple[Any, str]:
+    """(:class:`c4.sources.sizing.ArchiveSize`, "") from a few listed days of the shards, or
+    (None, why not)."""
+    from c4.shards import shard_days
+    from c4.sources.sizing import size_archive_within
+
+    return size_archive_within(cfg, [d for s in shards for d in shard_days(cfg, s)])
 
 
 def _rerun_selection(cfg: Any, job_id: str) -> Any:
