@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +29,12 @@ from tests.pipeline_helpers import run_c4, small_archive, small_config
 pytestmark = pytest.mark.slow
 
 N_DAYS = 16
-CHANGE = dt.date(2024, 1, 9)  # the medium is 1 % faster from this day on
+START = dt.date(2024, 1, 25)  # 7 days of January, 9 of February: two month shards
+DAYS = [START + dt.timedelta(days=k) for k in range(N_DAYS)]
+CHANGE = DAYS[8]  # the medium is 1 % faster from this day on (2 February)
 DVV = 0.01
 MOVING = 4
-REFERENCE = "2024-01-01/2024-01-06"
+REFERENCE = f"{DAYS[0]}/{DAYS[5]}"
 # The synthetic field has direct waves only, whose energy lies inside ±d/v: measure there.
 DVV_SECTION = {"moving": f"{MOVING}d", "reference": [REFERENCE], "lag_min": 0.5,
                "lag_min_travel_times": 0.5, "lag_max_travel_times": 1.3}
@@ -44,7 +48,8 @@ MWCS_SETTINGS = ["dvv.lag_min=1.0", "dvv.lag_min_travel_times=0.0",
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("dvv")
-    arch = small_archive(root / "archive", days=N_DAYS, day_length_s=3600.0, aperture_km=60.0,
+    arch = small_archive(root / "archive", days=N_DAYS, start=START, day_length_s=3600.0,
+                         aperture_km=60.0,
                          band=(0.05, 1.5), velocity_changes={CHANGE: DVV})
     (root / "scratch").mkdir()
     cfg = small_config(arch, root / "out", root / "scratch", stack_methods=["linear"])
@@ -53,7 +58,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     path.write_text(tomli_w.dumps(doc))
     out: dict[str, Any] = {"root": root, "arch": arch, "path": path,
                            "cfg": load_config(path)}
-    for name, args in [("correlate", ["correlate", "--index", "0"]),
+    for name, args in [("january", ["correlate", "--index", "0"]),
+                       ("february", ["correlate", "--index", "1"]),
                        ("moving", ["stack", "--moving", f"{MOVING}d", "--step", "1d"]),
                        ("stretching", ["dvv", "--method", "stretching"]),
                        ("mwcs", ["dvv", "--method", "mwcs", "--band", "0.1-1",
@@ -83,7 +89,7 @@ def test_recovers_the_imposed_velocity_change(run: dict[str, Any], method: str) 
     assert url.endswith(f"dvv/{method}.zarr")
     ds = open_dvv(url)
     assert ds.sizes["pair"] == 6 and ds.sizes["time"] == N_DAYS
-    assert ds.attrs["method"] == method and ds.attrs["reference_days"][-1] == "2024-01-06"
+    assert ds.attrs["method"] == method and ds.attrs["reference_days"][-1] == str(DAYS[5])
     truth = expected(ds, run["arch"])
     net = ds["network_dvv"].sel(group="ZZ").values
     net_err = ds["network_dvv_err"].sel(group="ZZ").values
@@ -134,18 +140,52 @@ def test_day_shards_give_the_whole_product_and_merge(run: dict[str, Any],
     url = str(tmp_path / "sharded.zarr")
     with pytest.raises(FileNotFoundError, match="run c4 dvv --prepare first"):
         run_dvv(cfg, output=url, index=0, settings=settings_with(cfg, moving="3d"))
-    for index in range(N_DAYS):
+    for index in range(N_DAYS - 1):
         part = run_dvv(cfg, output=url, index=index)
-        assert part.endswith(f".parts/2024-01-{index + 1:02d}.zarr")
+        assert part.endswith(f".parts/{DAYS[index]}.zarr")
+    # One shard missing: readable as a partial product, never merged as a complete one.
+    partial = open_dvv(url)
+    assert partial.attrs["missing_shards"] == [str(DAYS[-1])]
+    assert partial.sizes["time"] == N_DAYS - 1
+    res = run_c4("dvv", "--config", str(run["path"]), "--output", url, "--merge")
+    assert res.returncode == 1 and f"1 of 16 shards have no complete part ({DAYS[-1]})" \
+        in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "sharded.zarr").exists()
+    run_dvv(cfg, output=url, index=N_DAYS - 1)
     whole = open_dvv(str(run["root"] / "out" / "dvv" / "stretching.zarr"))
     joined = open_dvv(url)  # parts only, joined along time
+    assert "missing_shards" not in joined.attrs
     np.testing.assert_array_equal(joined["time"].values, whole["time"].values)
     np.testing.assert_allclose(joined["dvv"].values, whole["dvv"].values)
     np.testing.assert_allclose(joined["network_dvv"].values, whole["network_dvv"].values)
+    assert joined.attrs["settings_tag"] == whole.attrs["settings_tag"]
+    # A shard re-run with another band: parts of two settings are never joined.
+    run_dvv(cfg, output=url, index=3, settings=settings_with(cfg, freqmin=0.2, freqmax=0.8))
+    with pytest.raises(ValueError, match="different settings"):
+        open_dvv(url)
+    run_dvv(cfg, output=url, index=3)
     res = run_c4("dvv", "--config", str(run["path"]), "--output", url, "--merge")
     assert res.returncode == 0, res.stderr
-    assert (tmp_path / "sharded.zarr" / "zarr.json").exists()
+    meta = json.loads((tmp_path / "sharded.zarr" / "pair" / "zarr.json").read_text())
+    assert meta["data_type"] == "string"
     np.testing.assert_allclose(open_dvv(url)["dvv"].values, whole["dvv"].values)
+
+
+def test_a_part_is_complete_only_after_its_store(run: dict[str, Any], tmp_path: Path) -> None:
+    """A child killed while writing its part leaves an entry marked not complete: the shard
+    counts as missing, not as done."""
+    cfg = run["cfg"].model_copy(deep=True)
+    cfg.data.shard = "day"
+    url = str(tmp_path / "killed.zarr")
+    for index in (0, 1):
+        run_dvv(cfg, output=url, index=index)
+    entry = tmp_path / "killed.zarr.parts" / f"{DAYS[1]}.json"
+    doc = json.loads(entry.read_text())
+    assert doc["complete"] and doc["n_time"] == 1 and doc["shard"] == 1
+    entry.write_text(json.dumps({**doc, "complete": False}))  # as left mid-write
+    shutil.rmtree(tmp_path / "killed.zarr.parts" / f"{DAYS[1]}.zarr")
+    ds = open_dvv(url)
+    assert ds.sizes["time"] == 1 and str(DAYS[1]) in ds.attrs["missing_shards"]
 
 
 def test_plot_dvv_draws_series_errors_and_interferogram(run: dict[str, Any],
@@ -158,9 +198,21 @@ def test_plot_dvv_draws_series_errors_and_interferogram(run: dict[str, Any],
     stacks = open_results(ds.attrs["stacks"])
     pair = str(ds["pair"].values[2])
     fig = dvv_figure(ds, stacks, pair=pair)
-    ax_img, ax_ts = fig.axes[0], fig.axes[1]
-    assert ax_ts.get_ylabel() == "dv/v (%)" and "window centre" in ax_ts.get_xlabel()
-    assert ax_img.get_xlabel().startswith("lag (s)")
+    ax_img, ax_ts, ax_bar = fig.axes
+    assert ax_ts.get_ylabel() == "dv/v (%)" and ax_ts.get_xlabel() == "window centre (UTC)"
+    assert ax_img.get_xlabel().startswith("lag (s)") and ax_img.get_ylabel() == "window centre"
+    assert ax_bar.get_ylabel() == "amplitude (each row / its peak)"
+    assert "stretching" in ax_ts.get_title() and "0.1–1 Hz" in ax_ts.get_title()
+    # The time axis is in dates of the product's window centres; the image's rows are too.
+    fig.canvas.draw()
+    first, last = (str(t)[:10] for t in ds["time"].values[[0, -1]])
+    ticks = [t.get_text() for t in ax_ts.get_xticklabels() if t.get_text()]
+    assert ticks and all(first <= str(dt.date.fromisoformat(t)) <= last for t in ticks), ticks
+    rows = [t.get_text() for t in ax_img.get_yticklabels()]
+    assert rows[0] == first and all(dt.date.fromisoformat(t) for t in rows)
+    maxlag = run["cfg"].processing.maxlag
+    lo, hi = ax_img.get_xlim()
+    assert lo == pytest.approx(-maxlag, abs=0.2) and hi == pytest.approx(maxlag, abs=0.2)
     lines = {ln.get_gid(): ln for ln in ax_ts.get_lines()}
     assert set(map(str, ds["pair"].values)) <= set(lines)
     np.testing.assert_allclose(lines["network"].get_ydata(),
@@ -183,3 +235,79 @@ def test_user_mistakes_are_one_line(run: dict[str, Any]) -> None:
     assert res.returncode == 1 and "no completed day with data in the reference" in res.stderr
     res = run_c4("dvv", "--config", str(run["path"]), "--set", "dvv.stack_method=median")
     assert res.returncode == 2 and "dvv.stack_method" in res.stderr
+    res = run_c4("stack", "--config", str(run["path"]), "--moving", "4d", "--rotate")
+    assert res.returncode == 1 and "do not combine with --moving" in res.stderr
+
+
+def test_batch_array_job_on_s3_gives_the_local_product(run: dict[str, Any], aws_env: str,
+                                                       tmp_path: Path) -> None:
+    """`c4 dvv` as a Batch array job (moto server over HTTP): `c4 dvv --prepare` on an S3
+    output store, `c4 submit` with `batch.command = ["dvv"]` (one child per month), each
+    child's command run as the container runs it (AWS_BATCH_JOB_ARRAY_INDEX set), then
+    `--merge`: equal to the product of one local run."""
+    import boto3
+    from c4.batch.resources import latest_job_definition
+    from c4.cli import app
+    from c4.objstore import Location
+    from typer.testing import CliRunner
+
+    from tests.batch_helpers import invoke, make_account, write_config
+
+    account = make_account()
+    out = f"s3://{account.bucket}/run"
+    dest = Location(out)
+    for folder in ("daily", "manifest"):  # the module's correlations, on S3
+        dest.put_tree(run["root"] / "out" / folder, folder)
+    # The campaign's archive on S3 too (a submit checks that instances can read it).
+    Location(f"s3://{account.bucket}/archive").put_tree(Path(run["arch"]["root"]), "")
+    batch_toml, suffix = write_config(tmp_path / "batch.toml", account, command=["dvv"])
+    doc = tomllib.loads(run["path"].read_text())
+    doc["output"].update(output=out, scratch="/scratch/c4")
+    doc["data"].update(source=f"s3://{account.bucket}/archive",
+                       stations=f"s3://{account.bucket}/archive/FDSNstationXML")
+    doc["batch"] = tomllib.loads(batch_toml.read_text())["batch"]
+    scratch = tmp_path / "scratch"  # what the container mounts at /scratch/c4
+    scratch.mkdir()
+    here = ["--set", f"output.scratch={json.dumps(str(scratch))}"]
+    local_toml = tmp_path / "c4.toml"
+    local_toml.write_text(tomli_w.dumps(doc))
+    config_url = f"s3://{account.bucket}/c4.toml"
+    boto3.client("s3").put_object(Bucket=account.bucket, Key="c4.toml",
+                                  Body=local_toml.read_bytes())
+
+    prep = invoke("dvv", "--config", config_url, "--prepare", *here)
+    assert prep.exit_code == 0, prep.output
+    submitted = invoke("submit", "--config", str(local_toml), "--config-url", config_url)
+    assert submitted.exit_code == 0, submitted.output
+    job_id = submitted.stdout.split("Submitted job ")[1].split()[0]
+    client = boto3.client("batch")
+    (job,) = client.describe_jobs(jobs=[job_id])["jobs"]
+    assert job["arrayProperties"]["size"] == 2  # January and February
+    jd = latest_job_definition(client, f"c4-jd-{suffix}")
+    assert jd is not None
+    command = jd["containerProperties"]["command"]
+    assert command == ["dvv", "--config", config_url]
+
+    runner = CliRunner()
+    for child in range(2):
+        res = runner.invoke(app, [*command, *here],
+                            env={"AWS_BATCH_JOB_ARRAY_INDEX": str(child)},
+                            catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+    merged = invoke("dvv", "--config", config_url, "--merge", *here)
+    assert merged.exit_code == 0, merged.output
+    url = f"{out}/dvv/stretching.zarr"
+    assert merged.stdout.strip() == url
+    assert dest.list_names("dvv/stretching.zarr.parts") == ["2024-01.json", "2024-02.json"]
+    assert all(dest.exists(f"dvv/stretching.zarr.parts/2024-0{m}.zarr/zarr.json") for m in (1, 2))
+    for name in ("pair", "group", "source"):  # strings stay Zarr's variable-length strings
+        meta = json.loads(dest.read_bytes(f"dvv/stretching.zarr/{name}/zarr.json"))
+        assert meta["data_type"] == "string", (name, meta["data_type"])
+    got = open_dvv(url)
+    whole = open_dvv(str(run["root"] / "out" / "dvv" / "stretching.zarr"))
+    np.testing.assert_array_equal(got["time"].values, whole["time"].values)
+    np.testing.assert_array_equal(got["pair"].values, whole["pair"].values)
+    np.testing.assert_allclose(got["dvv"].values, whole["dvv"].values, rtol=1e-6)
+    np.testing.assert_allclose(got["network_dvv"].values, whole["network_dvv"].values,
+                               rtol=1e-6)
+    assert list(scratch.iterdir()) == []  # the S3 copies were cleaned up

@@ -27,19 +27,8 @@ import numpy as np
 
 from c4 import kernels
 from c4.config import Config, ProcessingConfig
-from c4.objstore import Location
-from c4.stacking import stack_attrs, stack_dailies
-from c4.store import (
-    DailyResult,
-    _union_pairs,
-    completed_days,
-    concat_days,
-    day_entry,
-    make_dataset,
-    output_location,
-    read_partition,
-    write_datasets,
-)
+from c4.stacking import daily_batches, data_entries, stack_attrs, stack_dailies
+from c4.store import DailyResult, _union_pairs, make_dataset, output_location, write_datasets
 
 log = logging.getLogger(__name__)
 
@@ -115,36 +104,6 @@ def moving_name(length: int, step: int) -> str:
     return f"moving_{length}d_{step}d"
 
 
-def _batches(loc: Location, entries: Sequence[dict[str, Any]], n_parts: int,
-             limit: int) -> Iterator[list[DailyResult]]:
-    """The days of ``entries`` one batch of pair partitions at a time (about ``limit`` bytes
-    of daily correlations per batch): a list of per-day results holding the batch's pairs."""
-    days = [dt.date.fromisoformat(e["day"]) for e in entries]
-    batch: list[list[DailyResult | None]] = []
-    size = 0
-
-    def merged() -> list[DailyResult]:
-        return [concat_days(day, [b[i] for b in batch if b[i] is not None])  # type: ignore[misc]
-                for i, day in enumerate(days) if any(b[i] is not None for b in batch)]
-
-    for part in range(n_parts):
-        found = [read_partition(loc, day, e, part, n_parts)
-                 for day, e in zip(days, entries, strict=True)]
-        if all(r is None for r in found):
-            continue
-        batch.append(found)
-        size += sum(r.data.nbytes for r in found if r is not None)
-        if size >= limit:
-            yield merged()
-            batch, size = [], 0
-    if batch:
-        yield merged()
-
-
-BATCH_BYTES = 1 << 30
-"""Daily correlations read per batch of pairs (1 GiB)."""
-
-
 def moving_stack_results(
     config: Config, *, length: int, step: int, name: str | None = None,
     methods: Sequence[str] | None = None, start: dt.date | None = None,
@@ -161,12 +120,7 @@ def moving_stack_results(
     scratch = Path(config.output.scratch)
     if not scratch.is_dir():
         raise FileNotFoundError(f"output.scratch: directory {scratch} does not exist")
-    entries = []
-    for day in sorted(completed_days(loc)):
-        if (start is None or day >= start) and (end is None or day <= end):
-            entry = day_entry(loc, day)
-            if entry is not None and entry.get("parts"):
-                entries.append(entry)
+    entries = data_entries(loc, start, end)
     if not entries:
         raise FileNotFoundError(f"{config.output.output}: no completed day with data "
                                 f"between {start or 'the first'} and {end or 'the last'} day")
@@ -185,7 +139,7 @@ def moving_stack_results(
               "window_end": ("time", [np.datetime64(w.last) for w in windows])}
 
     def datasets() -> Iterator[Any]:
-        for dailies in _batches(loc, entries, config.output.pair_partitions, BATCH_BYTES):
+        for dailies in daily_batches(loc, entries, config.output.pair_partitions):
             table, stacks, lags, counts = moving_stacks(dailies, windows, methods,
                                                         config.processing)
             extra: dict[str, tuple[tuple[str, ...], np.ndarray]] = {

@@ -115,6 +115,9 @@ def stack_command(
     from c4.stacking import stack_results
 
     with _user_errors():
+        if moving is not None and (rotate or misorientation is not None):
+            raise ValueError("--rotate and --misorientation rotate one stack; they do not "
+                             "combine with --moving")
         cfg = _load(config, overrides, **{"output.output": output})
         table = None
         if misorientation is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from c4.store import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["stack_dailies", "stack_results", "stack_to_store"]
+__all__ = ["daily_batches", "data_entries", "stack_dailies", "stack_results", "stack_to_store"]
 
 
 def stack_dailies(
@@ -94,38 +94,63 @@ STACK_BATCH_BYTES = 1 << 30
 """Daily correlations read before a batch of partitions is stacked and written (1 GiB)."""
 
 
+def data_entries(loc: Location, start: dt.date | None = None,
+                 end: dt.date | None = None) -> list[dict[str, Any]]:
+    """Manifest entries of the completed days in ``[start, end]`` (default: all) that hold
+    correlations, in day order: what every stack product is made of."""
+    entries = []
+    for day in sorted(completed_days(loc)):
+        if (start is None or day >= start) and (end is None or day <= end):
+            entry = day_entry(loc, day)
+            if entry is not None and entry.get("parts"):
+                entries.append(entry)
+    return entries
+
+
+def daily_batches(loc: Location, entries: Sequence[dict[str, Any]], n_parts: int,
+                  limit: int = STACK_BATCH_BYTES) -> Iterator[list[DailyResult]]:
+    """The days of ``entries`` (day manifest entries, in day order) one batch of pairs at a
+    time: per batch, one :class:`DailyResult` per day that has some of its pairs, in day order.
+
+    Pair partitions are read in order and gathered until about ``limit`` bytes of daily
+    correlations, so a small network is one batch and a large one never holds more."""
+    days = [dt.date.fromisoformat(e["day"]) for e in entries]
+    batch: list[list[DailyResult | None]] = []
+    size = 0
+
+    def merged() -> list[DailyResult]:
+        out = []
+        for i, day in enumerate(days):
+            found = [b[i] for b in batch if b[i] is not None]
+            if found:
+                out.append(concat_days(day, found))  # type: ignore[arg-type]
+        return out
+
+    for part in range(n_parts):
+        found = [read_partition(loc, day, e, part, n_parts)
+                 for day, e in zip(days, entries, strict=True)]
+        if all(r is None for r in found):
+            continue
+        batch.append(found)
+        size += sum(r.data.nbytes for r in found if r is not None)
+        if size >= limit:
+            yield merged()
+            batch, size = [], 0
+    if batch:
+        yield merged()
+
+
 def stack_to_store(loc: Location, entries: Sequence[dict[str, Any]], methods: Sequence[str],
                    config: Config, attrs: dict[str, Any], rel: str, scratch: Path) -> int:
     """Stack the days of ``entries`` (day manifest entries, in day order) into the Zarr store
-    ``rel`` of ``loc``; returns the pairs written (0: nothing).
+    ``rel`` of ``loc``, one batch of pairs at a time (:func:`daily_batches`); returns the pairs
+    written (0: nothing)."""
 
-    Partitions are read in order and stacked in batches of about :data:`STACK_BATCH_BYTES` of
-    daily correlations, so a small network is one batch and a large one never holds more."""
-    n_parts = config.output.pair_partitions
-    days = [dt.date.fromisoformat(e["day"]) for e in entries]
-
-    def stack_batch(batch: list[list[DailyResult]]) -> Any:
-        dailies = [concat_days(day, [b[i] for b in batch if b[i] is not None])
-                   for i, day in enumerate(days) if any(b[i] is not None for b in batch)]
-        table, stacks, lags, counts = stack_dailies(dailies, methods, config.processing)
-        return make_dataset(stacks, lags, table, attrs,
-                            extra={k: (("pair",), v) for k, v in counts.items()})
-
-    def datasets() -> Any:
-        batch: list[list[Any]] = []
-        size = 0
-        for part in range(n_parts):
-            found = [read_partition(loc, day, e, part, n_parts)
-                     for day, e in zip(days, entries, strict=True)]
-            if all(r is None for r in found):
-                continue
-            batch.append(found)
-            size += sum(r.data.nbytes for r in found if r is not None)
-            if size >= STACK_BATCH_BYTES:
-                yield stack_batch(batch)
-                batch, size = [], 0
-        if batch:
-            yield stack_batch(batch)
+    def datasets() -> Iterator[Any]:
+        for dailies in daily_batches(loc, entries, config.output.pair_partitions):
+            table, stacks, lags, counts = stack_dailies(dailies, methods, config.processing)
+            yield make_dataset(stacks, lags, table, attrs,
+                               extra={k: (("pair",), v) for k, v in counts.items()})
 
     return write_datasets(datasets(), loc, rel, scratch)
 
@@ -153,13 +178,7 @@ def stack_results(
     ``config.output.output`` into ``stacks/<name>.zarr``; returns the store's URL."""
     loc = output_location(config.output.output, config.data.endpoint_url)
     fp = config.fingerprint()
-    days = sorted(d for d in completed_days(loc)
-                  if (start is None or d >= start) and (end is None or d <= end))
-    entries = []
-    for day in days:
-        entry = day_entry(loc, day)
-        if entry is not None and entry.get("parts"):
-            entries.append(entry)
+    entries = data_entries(loc, start, end)
     fingerprints = {e.get("fingerprint") for e in entries}
     if not entries:
         raise FileNotFoundError(f"{config.output.output}: no completed day with data "

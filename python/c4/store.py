@@ -45,6 +45,7 @@ __all__ = [
     "open_results",
     "output_location",
     "partition_of",
+    "product_attrs",
     "read_daily",
     "shard_entry",
 ]
@@ -297,6 +298,18 @@ def _union_pairs(tables: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 def _pair_table(ds: Any) -> dict[str, np.ndarray]:
     return {"pair": np.asarray(ds["pair"].values).astype(str),
             **{c: np.asarray(ds[c].values) for c in PAIR_COORDS if c in ds.coords}}
+
+
+def product_attrs(url: str, endpoint_url: str = "") -> dict[str, Any] | None:
+    """Attributes of the one-store product at ``url`` (``.../stacks/name.zarr``: local path
+    or ``s3://``) read without its data, or None when there is no such store."""
+    parent, _, name = str(url).rstrip("/").rpartition("/")
+    loc = output_location(parent or ".", endpoint_url)
+    if not loc.exists(f"{name}/zarr.json"):
+        return None
+    attrs: dict[str, Any] = json.loads(loc.read_bytes(f"{name}/zarr.json")).get("attributes",
+                                                                                  {})
+    return attrs
 
 
 def open_results(url: str, *, cache_dir: str | Path | None = None,

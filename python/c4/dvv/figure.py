@@ -1,7 +1,8 @@
 """``c4 plot dvv``: dv/v time series with error bands, and the interferogram beside them.
 
 Left: the moving-window stacks of one pair as an image (one row per window centre, lag in s
-on the x axis, each row normalised to peak 1) with the measured lag window(s) shaded. Right:
+on the x axis, each row normalised to peak 1, with its colour bar) with the measured lag
+window(s) shaded. Right:
 dv/v in % against the window centre for every pair (thin lines), the chosen pair with its
 ±1σ band, and the network mean (error-weighted) with its ±1σ band.
 """
@@ -56,8 +57,9 @@ def dvv_figure(ds: xr.Dataset, stacks: xr.Dataset | None = None, *, pair: str | 
     fig = _new_figure(figsize)
     if stacks is not None:
         grid = fig.add_gridspec(1, 2, width_ratios=(1, 1.6))
-        _interferogram(fig.add_subplot(grid[0]), ds, stacks, label)
+        ax_img = fig.add_subplot(grid[0])
         ax_ts = fig.add_subplot(grid[1])
+        _interferogram(ax_img, ds, stacks, label)
     else:
         ax_ts = fig.add_subplot()
     labels = np.asarray(ds["pair"].values).astype(str)
@@ -107,6 +109,8 @@ def _interferogram(ax: Any, ds: xr.Dataset, stacks: xr.Dataset, label: str) -> N
                    interpolation="nearest",
                    extent=(lag[0] - dlag / 2, lag[-1] + dlag / 2, n - 0.5, -0.5))
     im.set_gid("interferogram")
+    bar = ax.figure.colorbar(im, ax=ax, pad=0.02, fraction=0.05)
+    bar.set_label("amplitude (each row / its peak)")
     times = _time_labels(np.asarray(stacks["time"].values))
     step = max(1, int(np.ceil(n / 12)))
     ax.set_yticks(np.arange(0, n, step), [times[i][:10] for i in range(0, n, step)])

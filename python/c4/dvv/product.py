@@ -11,8 +11,9 @@ Steps (each reuses a product when it is current):
    **network mean** per time step and component (:func:`c4.dvv.network.network_mean`).
 4. One Zarr store (default ``<output>/dvv/<method>.zarr``), or on Batch, with a shard index, one
    part per shard (a month or day of window centres, as ``data.shard``) below
-   ``<store>.parts/`` with a completion entry each; :func:`open_dvv` reads either, and
-   ``c4 dvv --merge`` joins complete parts into the store. See ``docs/results.md``.
+   ``<store>.parts/`` with a completion entry each (:mod:`c4.dvv.parts`); :func:`open_dvv`
+   reads either, and ``c4 dvv --merge`` joins the parts into the store once every shard is
+   there. See ``docs/results.md``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +30,13 @@ import numpy as np
 
 import c4
 from c4.config import Config
+from c4.dvv import parts
 from c4.dvv.config import DvvConfig, parse_reference
 from c4.dvv.measure import measure
 from c4.dvv.network import network_mean
 from c4.moving import moving_name, moving_stack_results
-from c4.objstore import Location
-from c4.stacking import stack_attrs, stack_to_store
-from c4.store import completed_days, day_entry, open_results, output_location
+from c4.stacking import data_entries, stack_attrs, stack_to_store
+from c4.store import open_results, output_location, product_attrs
 
 log = logging.getLogger(__name__)
 
@@ -66,23 +68,6 @@ def _split(url: str) -> tuple[str, str]:
     return parent or ".", name
 
 
-def _data_entries(loc: Location) -> list[dict[str, Any]]:
-    out = []
-    for day in sorted(completed_days(loc)):
-        entry = day_entry(loc, day)
-        if entry is not None and entry.get("parts"):
-            out.append(entry)
-    return out
-
-
-def _attrs(loc: Location, rel: str) -> dict[str, Any] | None:
-    """Attributes of the Zarr store ``rel``, or None if there is none."""
-    if not loc.exists(f"{rel}/zarr.json"):
-        return None
-    attrs: dict[str, Any] = json.loads(loc.read_bytes(f"{rel}/zarr.json")).get("attributes", {})
-    return attrs
-
-
 def _missing(what: str, rel: str) -> FileNotFoundError:
     return FileNotFoundError(f"{what} {rel} is missing or out of date; a shard run does not "
                              "build it (children would race): run c4 dvv --prepare first")
@@ -93,15 +78,15 @@ def _moving_store(config: Config, s: DvvConfig, entries: list[dict[str, Any]],
     """The moving-stack store of ``s``: reused when it was made from exactly the days of
     ``entries`` with this config and holds ``s.stack_method``, else (re)built (or, with
     ``build`` False, an error)."""
-    loc = output_location(config.output.output, config.data.endpoint_url)
     name = moving_name(s.moving_days, s.step_days)
     rel = f"stacks/{name}.zarr"
-    attrs = _attrs(loc, rel) or {}
+    url = f"{config.output.output.rstrip('/')}/{rel}"
+    attrs = product_attrs(url, config.data.endpoint_url) or {}
     methods = list(attrs.get("methods") or [])
     if (attrs.get("days") == [e["day"] for e in entries] and s.stack_method in methods
             and attrs.get("fingerprint") == config.fingerprint()):
         log.info("moving stacks %s are current, reusing them", rel)
-        return f"{config.output.output.rstrip('/')}/{rel}"
+        return url
     if not build:
         raise _missing("the moving-stack store", rel)
     return moving_stack_results(config, length=s.moving_days, step=s.step_days, name=name,
@@ -123,7 +108,7 @@ def _reference_store(config: Config, s: DvvConfig, entries: list[dict[str, Any]]
     rel = f"stacks/reference_{s.stack_method}_{tag}.zarr"
     loc = output_location(config.output.output, config.data.endpoint_url)
     url = f"{config.output.output.rstrip('/')}/{rel}"
-    attrs = _attrs(loc, rel) or {}
+    attrs = product_attrs(url, config.data.endpoint_url) or {}
     if attrs.get("days") == days and attrs.get("fingerprint") == config.fingerprint():
         return url
     if not build:
@@ -164,7 +149,7 @@ def measure_stores(moving: Any, reference: Any, s: DvvConfig, band: tuple[float,
         raise ValueError("no pair has both moving stacks and a reference stack")
     sel = moving if time is None else moving.isel(time=np.flatnonzero(time))
     lags = np.asarray(moving["lag"].values, np.float64)
-    parts: list[dict[str, np.ndarray]] = []
+    batches: list[dict[str, np.ndarray]] = []
     for b in range(0, len(rows), PAIR_BATCH):
         idx = rows[b:b + PAIR_BATCH]
         batch = sel.isel(pair=idx)
@@ -174,8 +159,8 @@ def measure_stores(moving: Any, reference: Any, s: DvvConfig, band: tuple[float,
         out = measure(ref, cur, lags, np.asarray(batch["distance_km"].values), s, band,
                       valid=valid, threads=threads)
         out["n_days"] = np.asarray(batch["n_days"].transpose("pair", "time").values)
-        parts.append(out)
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, rows
+        batches.append(out)
+    return {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}, rows
 
 
 def _dataset(moving: Any, rows: np.ndarray, time: np.ndarray | None,
@@ -222,8 +207,12 @@ def _dataset(moving: Any, rows: np.ndarray, time: np.ndarray | None,
 
 
 def _write(ds: Any, url: str, config: Config) -> None:
+    """Write ``ds`` to ``url``, strings as Zarr's variable-length strings (joined parts come
+    back with fixed-width numpy strings)."""
     from c4.store import write_dataset
 
+    fixed = [n for n in ds.variables if ds[n].dtype.kind == "U"]
+    ds = ds.assign_coords({n: ds[n].astype(object) for n in fixed if n in ds.coords})
     parent, name = _split(url)
     scratch = Path(config.output.scratch)
     write_dataset(ds, output_location(parent, config.data.endpoint_url), name, scratch)
@@ -248,7 +237,7 @@ def prepare(config: Config, settings: DvvConfig | None = None) -> tuple[str, str
     their URLs. Shard runs (``run_dvv(index=...)``) only read them."""
     s = settings or config.dvv
     _band(config, s)
-    entries = _data_entries(output_location(config.output.output, config.data.endpoint_url))
+    entries = data_entries(output_location(config.output.output, config.data.endpoint_url))
     if not entries:
         raise FileNotFoundError(f"{config.output.output}: no completed day with data")
     return _moving_store(config, s, entries), _reference_store(config, s, entries)
@@ -257,80 +246,75 @@ def prepare(config: Config, settings: DvvConfig | None = None) -> tuple[str, str
 def run_dvv(config: Config, *, output: str | None = None, settings: DvvConfig | None = None,
             stacks: str | None = None, index: int | None = None) -> str:
     """``c4 dvv``: measure dv/v on the store ``config.output.output``; returns the URL written
-    (the product, or with ``index`` the shard's part: then the moving stacks and reference
-    must exist, see :func:`prepare`)."""
-    from c4.shards import shard_days, shard_label
-
+    (the product, or with ``index`` the shard's part (:mod:`c4.dvv.parts`): then the moving
+    stacks and reference must exist, see :func:`prepare`)."""
     s = settings or config.dvv
     band = _band(config, s)
     loc = output_location(config.output.output, config.data.endpoint_url)
-    entries = _data_entries(loc)
+    entries = data_entries(loc)
     if not entries and stacks is None:
         raise FileNotFoundError(f"{config.output.output}: no completed day with data")
+    scratch = Path(config.output.scratch)
+    if not scratch.is_dir():
+        raise FileNotFoundError(f"output.scratch: directory {scratch} does not exist")
     build = index is None
     moving_url = stacks or _moving_store(config, s, entries, build)
     reference_url = _reference_store(config, s, entries, build)
-    moving = open_results(moving_url, endpoint_url=config.data.endpoint_url)
+    with tempfile.TemporaryDirectory(prefix="c4-dvv-", dir=scratch) as cache:
+        return _measure_and_write(config, s, band, moving_url, reference_url, output, index,
+                                  Path(cache))
+
+
+def _measure_and_write(config: Config, s: DvvConfig, band: tuple[float, float],
+                       moving_url: str, reference_url: str, output: str | None,
+                       index: int | None, cache: Path) -> str:
+    """The measurement and write of :func:`run_dvv`; S3 stores are read lazily from copies
+    in ``cache`` (a folder in scratch), not into memory."""
+    moving = open_results(moving_url, endpoint_url=config.data.endpoint_url,
+                          cache_dir=cache / "moving")
     if s.stack_method not in moving.data_vars or "time" not in moving.dims:
         raise ValueError(f"{moving_url}: not a moving-stack store with {s.stack_method!r} "
                          "stacks (make one with c4 stack --moving)")
-    reference = open_results(reference_url, endpoint_url=config.data.endpoint_url)
+    reference = open_results(reference_url, endpoint_url=config.data.endpoint_url,
+                             cache_dir=cache / "reference")
     if s.stack_method not in reference.data_vars:
         raise ValueError(f"{reference_url}: no {s.stack_method!r} stack in the reference")
     url = output or f"{config.output.output.rstrip('/')}/dvv/{s.method}.zarr"
-    time = None
+    attrs = _product_attrs(config, s, band, moving_url, reference_url, moving, reference)
+    attrs["settings_tag"] = parts.settings_tag(attrs)
+    time = label = None
     if index is not None:
-        days = shard_days(config, index)
-        centre = moving["time"].values.astype("datetime64[D]")
-        time = (centre >= np.datetime64(days[0])) & (centre <= np.datetime64(days[-1]))
-        url = f"{url.rstrip('/')}.parts/{shard_label(config, index)}.zarr"
+        time, label, expected = parts.shard_selection(config, index, moving["time"].values)
+        part = {"shard": index, "tag": attrs["settings_tag"], "expected": expected}
+        parts.write_part_entry(url, config.data.endpoint_url, label,
+                               {**part, "complete": False})
         if not time.any():
-            log.info("shard %s has no moving window centre; nothing to measure", index)
+            log.info("shard %s has no moving window centre; nothing to measure", label)
     results, rows = measure_stores(moving, reference, s, band, time=time,
                                    threads=config.processing.threads or None)
-    attrs = _product_attrs(config, s, band, moving_url, reference_url, moving, reference)
     ds = _dataset(moving, rows, time, results, attrs)
-    _write(ds, url, config)
-    if index is not None:
-        parent, name = _split(url)
-        output_location(parent, config.data.endpoint_url).write_bytes(
-            f"{name[:-5]}.json", json.dumps({"part": name, "shard": index,
-                                             "n_time": ds.sizes["time"]}).encode())
-    log.info("wrote %s: %d pairs x %d windows, %s, %.3g-%.3g Hz", url, ds.sizes["pair"],
+    written = url if label is None else f"{parts.parts_url(url)}/{label}.zarr"
+    _write(ds, written, config)
+    if label is not None:
+        parts.write_part_entry(url, config.data.endpoint_url, label,
+                               {**part, "n_time": ds.sizes["time"], "complete": True})
+    log.info("wrote %s: %d pairs x %d windows, %s, %.3g-%.3g Hz", written, ds.sizes["pair"],
              ds.sizes["time"], s.method, *band)
-    return url
-
-
-def _parts(url: str, endpoint_url: str) -> tuple[Location, list[str]]:
-    loc = output_location(f"{url.rstrip('/')}.parts", endpoint_url)
-    names = sorted(n[:-5] + ".zarr" for n in loc.list_names("") if n.endswith(".json"))
-    return loc, names
+    return written
 
 
 def open_dvv(url: str, *, endpoint_url: str = "") -> Any:
     """The dv/v product at ``url`` as an ``xarray.Dataset``: the store itself, or (when only
-    shard parts exist) the complete parts joined along ``time``."""
-    parent, name = _split(url)
-    if output_location(parent, endpoint_url).exists(f"{name}/zarr.json"):
+    shard parts exist) the complete parts joined along ``time``
+    (:func:`c4.dvv.parts.open_parts`; attribute ``missing_shards`` while shards are
+    missing)."""
+    if product_attrs(url, endpoint_url) is not None:
         return open_results(url, endpoint_url=endpoint_url)
-    return open_dvv_parts(url, endpoint_url)
-
-
-def open_dvv_parts(url: str, endpoint_url: str = "") -> Any:
-    """The complete shard parts of ``url`` joined along time (ignores a merged store)."""
-    import xarray as xr
-
-    loc, names = _parts(url, endpoint_url)
-    if not names:
-        raise FileNotFoundError(f"{url}: no dv/v product and no complete shard part")
-    parts = [open_results(f"{loc.url.rstrip('/')}/{n}", endpoint_url=endpoint_url).load()
-             for n in names]
-    parts = [p for p in parts if p.sizes.get("time", 0)]
-    return xr.concat(parts, dim="time", data_vars="minimal", coords="minimal",
-                     combine_attrs="override").sortby("time")
+    return parts.open_parts(url, endpoint_url)
 
 
 def merge_parts(config: Config, url: str) -> str:
-    """Join the complete shard parts of ``url`` into the store ``url``; returns it."""
-    _write(open_dvv_parts(url, config.data.endpoint_url), url, config)
+    """Join the shard parts of ``url`` into the store ``url`` (all shards holding window
+    centres must have a complete part of one setting); returns it."""
+    _write(parts.open_parts(url, config.data.endpoint_url, complete=True), url, config)
     return url
