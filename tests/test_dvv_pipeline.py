@@ -260,7 +260,7 @@ def test_batch_array_job_on_s3_gives_the_local_product(run: dict[str, Any], aws_
         dest.put_tree(run["root"] / "out" / folder, folder)
     # The campaign's archive on S3 too (a submit checks that instances can read it).
     Location(f"s3://{account.bucket}/archive").put_tree(Path(run["arch"]["root"]), "")
-    batch_toml, suffix = write_config(tmp_path / "batch.toml", account, command=["dvv"])
+    batch_toml, suffix = write_config(tmp_path / "batch.toml", account)
     doc = tomllib.loads(run["path"].read_text())
     doc["output"].update(output=out, scratch="/scratch/c4")
     doc["data"].update(source=f"s3://{account.bucket}/archive",
@@ -277,13 +277,16 @@ def test_batch_array_job_on_s3_gives_the_local_product(run: dict[str, Any], aws_
 
     prep = invoke("dvv", "--config", config_url, "--prepare", *here)
     assert prep.exit_code == 0, prep.output
-    submitted = invoke("submit", "--config", str(local_toml), "--config-url", config_url)
+    submitted = invoke("submit", "--config", str(local_toml), "--config-url", config_url,
+                       "--set", 'batch.command=["dvv"]', "--job-definition", f"c4-dvv-{suffix}",
+                       "--job-name", "c4-dvv")  # as docs/results.md shows
     assert submitted.exit_code == 0, submitted.output
     job_id = submitted.stdout.split("Submitted job ")[1].split()[0]
     client = boto3.client("batch")
     (job,) = client.describe_jobs(jobs=[job_id])["jobs"]
     assert job["arrayProperties"]["size"] == 2  # January and February
-    jd = latest_job_definition(client, f"c4-jd-{suffix}")
+    assert job["jobName"] == "c4-dvv"
+    jd = latest_job_definition(client, f"c4-dvv-{suffix}")
     assert jd is not None
     command = jd["containerProperties"]["command"]
     assert command == ["dvv", "--config", config_url]
