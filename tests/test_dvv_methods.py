@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from c4.dvv import LagWindow, fold, lag_ranges, network_mean, segments
 from c4.dvv import mwcs as mwcs_mod
+from c4.dvv.config import DvvConfig
+from c4.dvv.measure import measure
 from c4.dvv.mwcs import mwcs
 from c4.dvv.stretching import stretch_cc, stretching, stretching_error
 from c4.plot import bandpass
@@ -200,6 +202,18 @@ def test_error_estimates_match_the_scatter_of_repeated_measurements(method: str)
     ratio = spread / np.median(err[0])
     print(method, ratio)
     assert 0.5 < ratio < 2.0, (spread, np.median(err[0]))
+
+
+@pytest.mark.parametrize("method", ["stretching", "mwcs"])
+def test_measure_without_time_steps_gives_empty_results(method: str) -> None:
+    """A Batch shard without window centres measures nothing, without an error."""
+    r, _ = stretched_set(np.array([0.0]), noise=0)
+    out = measure(np.repeat(r, 2, axis=0), np.zeros((2, 0, len(LAGS))), LAGS,
+                  np.array([10.0, 20.0]), DvvConfig(method=method), BAND)
+    assert out["dvv"].shape == out["dvv_err"].shape == out["cc"].shape == (2, 0)
+    assert out["lag_window"].shape == (2, 2)
+    if method == "mwcs":
+        assert out["clock_shift"].shape == out["n_mwcs_windows"].shape == (2, 0)
 
 
 # ------------------------------------------------------------------ lag windows

@@ -19,7 +19,7 @@ import tomllib
 import xarray as xr
 from c4.config import load_config
 from c4.dvv.figure import dvv_figure
-from c4.dvv.product import open_dvv, run_dvv, settings_with
+from c4.dvv.product import open_dvv, prepare, run_dvv, settings_with
 from c4.store import open_daily, open_results
 from matplotlib.collections import PolyCollection
 from matplotlib.image import AxesImage
@@ -169,6 +169,22 @@ def test_day_shards_give_the_whole_product_and_merge(run: dict[str, Any],
     meta = json.loads((tmp_path / "sharded.zarr" / "pair" / "zarr.json").read_text())
     assert meta["data_type"] == "string"
     np.testing.assert_allclose(open_dvv(url)["dvv"].values, whole["dvv"].values)
+
+
+def test_a_shard_without_window_centres_writes_an_empty_part(run: dict[str, Any],
+                                                              tmp_path: Path) -> None:
+    cfg = run["cfg"].model_copy(deep=True)
+    cfg.data.shard = "day"
+    every_other = settings_with(cfg, moving_step="2d")  # centres on DAYS[0], DAYS[2], ...
+    prepare(cfg, every_other)
+    url = str(tmp_path / "sparse.zarr")
+    for index in (0, 1):
+        run_dvv(cfg, output=url, index=index, settings=every_other)
+    entry = json.loads((tmp_path / "sparse.zarr.parts" / f"{DAYS[1]}.json").read_text())
+    assert entry["complete"] and entry["n_time"] == 0
+    assert entry["expected"] == [str(d) for d in DAYS[::2]]
+    ds = open_dvv(url)
+    assert ds.sizes["time"] == 1 and ds.attrs["missing_shards"] == [str(d) for d in DAYS[2::2]]
 
 
 def test_a_part_is_complete_only_after_its_store(run: dict[str, Any], tmp_path: Path) -> None:

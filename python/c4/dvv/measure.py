@@ -35,7 +35,7 @@ def measure(
     False, give NaN. Returns float64 arrays: ``dvv``, ``dvv_err``, ``cc`` (stretching: the
     correlation coefficient after stretching; MWCS: the mean coherence of the windows used) per
     ``(pair, time)``, ``lag_window`` ``(pair, 2)`` in s, and for MWCS ``clock_shift`` (s) and
-    ``n_mwcs_windows``.
+    ``n_mwcs_windows``. No time step gives ``(pairs, 0)`` arrays.
     """
     from c4.plot import bandpass
 
@@ -58,6 +58,12 @@ def measure(
     ranges = lag_ranges(lag_window(settings), distance_km, float(lags[-1]))
     seg = segments(ranges, used_lags, settings.branch)
     out: dict[str, Any] = {"lag_window": ranges}
+    if cur32.shape[1] == 0:  # no time step (a shard without window centres)
+        names = ["dvv", "dvv_err", "cc"] + (["clock_shift"] if settings.method == "mwcs" else [])
+        out.update({n: np.full(ok.shape, np.nan) for n in names})
+        if settings.method == "mwcs":
+            out["n_mwcs_windows"] = np.zeros(ok.shape, np.int64)
+        return out
     if settings.method == "stretching":
         dvv, cc = stretching(ref32, cur32, seg, used_lags, max_stretch=settings.max_stretch,
                              n_grid=settings.stretch_steps, threads=threads)
