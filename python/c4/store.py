@@ -23,7 +23,6 @@ import io
 import json
 import logging
 import shutil
-import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -32,9 +31,18 @@ from typing import Any
 
 import numpy as np
 
-from c4.objstore import Location, is_s3
+from c4.objstore import Location
 
 log = logging.getLogger(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    """``open_results`` and ``select`` live in :mod:`c4.results` (imported on first use)."""
+    if name in ("open_results", "select"):
+        from c4 import results
+
+        return getattr(results, name)
+    raise AttributeError(f"module 'c4.store' has no attribute {name!r}")
 
 __all__ = [
     "DailyResult",
@@ -42,12 +50,12 @@ __all__ = [
     "completed_shards",
     "day_entry",
     "open_daily",
-    "open_results",
     "output_location",
     "partition_of",
     "product_attrs",
     "read_daily",
     "shard_entry",
+    "zarr_encoding",
 ]
 
 SIGN_CONVENTION = ("positive lag: energy travelling from the source (first channel of the pair) "
@@ -233,6 +241,34 @@ def make_dataset(
     return ds
 
 
+SHARD_BYTES = 256 << 20
+"""Target size of one Zarr shard object (an S3 object) of a per-pair variable, bytes."""
+COORD_CHUNK = 1 << 16
+"""Elements per chunk of the per-pair coordinates."""
+
+
+def zarr_encoding(ds: Any, shard_bytes: int = SHARD_BYTES) -> dict[str, dict[str, Any]]:
+    """Zarr v3 layout of a results dataset: every variable with a ``pair`` dim is sharded
+    along ``pair`` (shards of about ``shard_bytes``, one inner chunk per pair holding all its
+    other dims: one pair's trace, or all its days, is one ranged read), so a store is a few
+    objects per variable however many pairs it holds; 1-D coordinates are chunked by
+    :data:`COORD_CHUNK`. Zarr's default compressor (zstd) is kept."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, var in ds.variables.items():
+        if "pair" not in var.dims:
+            continue
+        axis = var.dims.index("pair")
+        if var.ndim == 1:
+            out[str(name)] = {"chunks": (COORD_CHUNK,)}
+            continue
+        inner = tuple(1 if d == "pair" else var.shape[i] for i, d in enumerate(var.dims))
+        per_pair = max(1, int(np.prod(inner)) * var.dtype.itemsize)
+        per_shard = max(1, shard_bytes // per_pair)
+        shard = tuple(per_shard if i == axis else s for i, s in enumerate(inner))
+        out[str(name)] = {"chunks": inner, "shards": shard}
+    return out
+
+
 def write_dataset(ds: Any, loc: Location, rel: str, scratch: Path) -> None:
     """Write ``ds`` as a Zarr v3 store locally under ``scratch``, then copy it to ``rel``."""
     write_datasets(iter([ds]), loc, rel, scratch)
@@ -247,7 +283,8 @@ def write_datasets(parts: Iterator[Any], loc: Location, rel: str, scratch: Path)
     n = 0
     for ds in parts:
         if n == 0:
-            ds.to_zarr(local, mode="w", zarr_format=3, consolidated=False)
+            ds.to_zarr(local, mode="w", zarr_format=3, consolidated=False,
+                       encoding=zarr_encoding(ds))
         else:
             ds.to_zarr(local, append_dim="pair", zarr_format=3, consolidated=False)
         n += ds.sizes["pair"]
@@ -255,30 +292,6 @@ def write_datasets(parts: Iterator[Any], loc: Location, rel: str, scratch: Path)
         loc.put_tree(local, rel)
     shutil.rmtree(local, ignore_errors=True)
     return n
-
-
-def _open_local_zarr(path: Path, load: bool) -> Any:
-    import xarray as xr
-
-    ds = xr.open_zarr(path, consolidated=False)
-    for name in list(ds.coords):
-        if ds[name].dtype.kind in "OT":
-            values = np.array([str(v) for v in np.asarray(ds[name].values).ravel()])
-            ds = ds.assign_coords({name: (ds[name].dims, values.reshape(ds[name].shape))})
-    return ds.load() if load else ds
-
-
-def _open_store(loc: Location, rel: str, cache_dir: Path | None) -> Any:
-    if not is_s3(loc.url):
-        return _open_local_zarr(loc.local_path(rel), load=False)
-    if cache_dir is not None:
-        dest = Path(cache_dir) / rel
-        shutil.rmtree(dest, ignore_errors=True)
-        loc.get_tree(rel, dest)
-        return _open_local_zarr(dest, load=False)
-    with tempfile.TemporaryDirectory(prefix="c4-results-") as tmp:
-        loc.get_tree(rel, Path(tmp) / "store")
-        return _open_local_zarr(Path(tmp) / "store", load=True)
 
 
 def _union_pairs(tables: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -310,54 +323,6 @@ def product_attrs(url: str, endpoint_url: str = "") -> dict[str, Any] | None:
     attrs: dict[str, Any] = json.loads(loc.read_bytes(f"{name}/zarr.json")).get("attributes",
                                                                                   {})
     return attrs
-
-
-def open_results(url: str, *, cache_dir: str | Path | None = None,
-                 endpoint_url: str = "") -> Any:
-    """Open c4 results as an ``xarray.Dataset``.
-
-    ``url`` (local path or ``s3://``) is either one Zarr store (``.../shards/2024-02.zarr``,
-    ``.../stacks/year.zarr``) or a whole output store: then the completed shards are returned,
-    a single one as (pair, lag) variables, several stacked along a ``time`` dim (the shard's
-    first day; pairs missing from a shard are NaN). S3 stores are downloaded: into
-    ``cache_dir`` and opened lazily, or (default) into a temporary directory and loaded into
-    memory. Variables: one per stack method (+ ``n_days``); coords ``lag`` (s; positive =
-    source to receiver), ``pair``, ``source``, ``receiver``, ``component``, ``distance_km``,
-    ``azimuth``, ``backazimuth``, station coordinates; attrs ``config`` (TOML), ``c4_version``.
-    """
-    url = str(url).rstrip("/")
-    cache = Path(cache_dir) if cache_dir is not None else None
-    if url.endswith(".zarr"):
-        parent, _, name = url.rpartition("/")
-        return _open_store(output_location(parent or ".", endpoint_url), name, cache)
-    loc = output_location(url, endpoint_url)
-    shards = sorted(completed_shards(loc))
-    if not shards:
-        raise FileNotFoundError(f"{url}: no completed shard in the manifest (and not a .zarr)")
-    parts = []
-    for idx in shards:
-        entry = shard_entry(loc, idx)
-        assert entry is not None
-        parts.append(_open_store(loc, entry["store"], cache))
-    if len(parts) == 1:
-        return parts[0]
-    table = _union_pairs([_pair_table(p) for p in parts])
-    index = {n: i for i, n in enumerate(table["pair"])}
-    lags = parts[0]["lag"].values
-    variables = [v for v in parts[0].data_vars if all(v in p.data_vars for p in parts)]
-    extra = {}
-    for v in variables:
-        dims = parts[0][v].dims
-        shape = (len(parts), len(table["pair"]), *parts[0][v].shape[1:])
-        arr = np.full(shape, np.nan, np.float64 if v == "n_days" else np.float32)
-        for t, p in enumerate(parts):
-            rows = [index[str(n)] for n in p["pair"].values]
-            arr[t, rows] = p[v].values
-        extra[v] = (("time", *dims), arr)
-    attrs = {k: v for k, v in parts[0].attrs.items() if k not in {"first_day", "last_day",
-                                                                   "shard", "days"}}
-    ds = make_dataset({}, lags, table, attrs, extra=extra)
-    return ds.assign_coords(time=[np.datetime64(p.attrs["first_day"]) for p in parts])
 
 
 def open_daily(url: str, days: Iterable[dt.date] | None = None, *, endpoint_url: str = "") -> Any:

@@ -1,0 +1,222 @@
+"""Reading results lazily: :func:`open_results` and the selection helper :func:`select`.
+
+Every Zarr store opens as an ``xarray.Dataset`` whose variables are read on access: a local
+store through zarr's file store, an S3 store through :class:`c4.s3zarr.S3ReadStore` (ranged
+GETs). Stores are sharded along ``pair`` with one inner chunk per pair
+(:func:`c4.store.zarr_encoding`), so "all pairs of one station" or "one pair, all days" read
+only those pairs' chunks, never the store. Per-pair coordinates (names, components, distances)
+are small and read when a store is opened.
+
+An output store with several shards opens as one dataset with a ``time`` dim (the shard's
+first day) whose variables are views over the shards' stores (:class:`_AlongTime`), still read
+lazily. Shards that had no data (their manifest entry has no store) are left out of ``time``
+and listed in the attribute ``shards_without_data``; pairs missing from a shard are NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from xarray.backends import BackendArray
+
+from c4.objstore import Location, is_s3
+from c4.store import (
+    _pair_table,
+    _union_pairs,
+    completed_shards,
+    make_dataset,
+    output_location,
+    shard_entry,
+)
+
+__all__ = ["open_results", "open_store", "select"]
+
+
+def open_store(loc: Location, rel: str) -> Any:
+    """The Zarr store ``rel`` of ``loc`` as a lazily read ``xarray.Dataset`` (string
+    coordinates decoded to numpy ``str``)."""
+    import xarray as xr
+
+    if is_s3(loc.url):
+        from c4.s3zarr import S3ReadStore
+
+        store: Any = S3ReadStore(loc.child(rel))
+        if not loc.exists(f"{rel}/zarr.json"):
+            raise FileNotFoundError(f"{loc.url}/{rel}: no Zarr store there")
+    else:
+        store = loc.local_path(rel)
+        if not (store / "zarr.json").is_file():
+            raise FileNotFoundError(f"{store}: no Zarr store there")
+    ds = xr.open_zarr(store, consolidated=False, chunks=None, zarr_format=3)
+    for name in list(ds.coords):
+        if ds[name].dtype.kind in "OT":
+            values = np.array([str(v) for v in np.asarray(ds[name].values).ravel()])
+            ds = ds.assign_coords({name: (ds[name].dims, values.reshape(ds[name].shape))})
+    return ds
+
+
+def _download(loc: Location, rel: str, cache_dir: Path) -> Any:
+    import shutil
+
+    dest = Path(cache_dir) / rel
+    shutil.rmtree(dest, ignore_errors=True)
+    loc.get_tree(rel, dest)
+    return open_store(output_location(str(cache_dir)), rel)
+
+
+class _AlongTime(BackendArray):
+    """Lazy (time, pair, ...) array over one variable of several shard stores: time step
+    ``t`` is shard ``t``; union pair ``i`` is row ``rows[t][i]`` of that shard (-1: absent,
+    filled with NaN). Only the rows a selection asks for are read from each shard."""
+
+    def __init__(self, variables: list[Any], rows: list[np.ndarray], dtype: np.dtype) -> None:
+        self.variables = variables
+        self.rows = rows
+        self.dtype = np.dtype(dtype)
+        self.shape = (len(variables), len(rows[0]), *variables[0].shape[1:])
+
+    def __getitem__(self, key: Any) -> Any:
+        from xarray.core import indexing
+
+        return indexing.explicit_indexing_adapter(key, self.shape,
+                                                  indexing.IndexingSupport.OUTER, self._get)
+
+    def _get(self, key: tuple[Any, ...]) -> np.ndarray:
+        picks = [np.arange(n)[k] for n, k in zip(self.shape, key, strict=True)]
+        scalar = [np.ndim(p) == 0 for p in picks]
+        picks = [np.atleast_1d(p) for p in picks]
+        ts, ps, rest = picks[0], picks[1], picks[2:]
+        out = np.full((len(ts), len(ps), *(len(r) for r in rest)), np.nan, self.dtype)
+        for j, t in enumerate(ts):
+            rows = self.rows[t][ps]
+            have = np.flatnonzero(rows >= 0)
+            if not have.size:
+                continue
+            wanted, back = np.unique(rows[have], return_inverse=True)
+            block = np.asarray(self.variables[t][(wanted, *rest)].values, self.dtype)
+            out[j, have] = block[back]
+        squeeze = tuple(i for i, s in enumerate(scalar) if s)
+        return out.squeeze(axis=squeeze) if squeeze else out
+
+
+def _along_time(parts: list[Any], labels: list[str]) -> Any:
+    """One dataset of several shard stores, stacked lazily along ``time``."""
+    import xarray as xr
+    from xarray.core import indexing
+
+    table = _union_pairs([_pair_table(p) for p in parts])
+    index = {n: i for i, n in enumerate(table["pair"])}
+    rows = []
+    for p in parts:
+        r = np.full(len(index), -1, np.int64)
+        r[[index[str(n)] for n in p["pair"].values]] = np.arange(p.sizes["pair"])
+        rows.append(r)
+    lags = parts[0]["lag"].values
+    variables = [v for v in parts[0].data_vars if all(v in p.data_vars for p in parts)
+                 and parts[0][v].dims[:1] == ("pair",)]
+    attrs = {k: v for k, v in parts[0].attrs.items() if k not in {"first_day", "last_day",
+                                                                   "shard", "days", "label"}}
+    attrs["shards"] = labels
+    ds = make_dataset({}, lags, table, attrs)
+    for v in variables:
+        kind = parts[0][v].dtype
+        dtype = np.float32 if kind == np.float32 else np.float64
+        arr = _AlongTime([p[v].variable for p in parts], rows, np.dtype(dtype))
+        ds[v] = xr.Variable(("time", *parts[0][v].dims), indexing.LazilyIndexedArray(arr),
+                            attrs=parts[0][v].attrs)
+    return ds.assign_coords(time=[np.datetime64(p.attrs["first_day"], "ns") for p in parts])
+
+
+def open_results(url: str | Path, *, cache_dir: str | Path | None = None,
+                 endpoint_url: str = "") -> Any:
+    """Open c4 results as a lazily read ``xarray.Dataset``.
+
+    ``url`` (local path or ``s3://``) is either one Zarr store (``.../shards/2024-02.zarr``,
+    ``.../stacks/year.zarr``) or a whole output store: then the completed shards with data,
+    a single one as (pair, lag) variables, several stacked along a ``time`` dim (the shard's
+    first day; pairs missing from a shard are NaN; shards without data are left out and
+    named in the attribute ``shards_without_data``). S3 stores are read in place, only the
+    chunks a selection touches (``cache_dir``: download the stores there first and read the
+    copy). Variables: one per stack method (+ ``n_days``, ``n_windows``); coords ``lag`` (s;
+    positive = source to receiver), ``pair``, ``source``, ``receiver``, ``component``,
+    ``distance_km``, ``azimuth``, ``backazimuth``, station coordinates; attrs ``config``
+    (TOML), ``c4_version``. Call ``.load()`` to read everything.
+    """
+    url = str(url).rstrip("/")
+
+    def opener(loc: Location, rel: str) -> Any:
+        if cache_dir is not None and is_s3(loc.url):
+            return _download(loc, rel, Path(cache_dir))
+        return open_store(loc, rel)
+
+    if url.endswith(".zarr"):
+        parent, _, name = url.rpartition("/")
+        return opener(output_location(parent or ".", endpoint_url), name)
+    loc = output_location(url, endpoint_url)
+    shards = sorted(completed_shards(loc))
+    if not shards:
+        raise FileNotFoundError(f"{url}: no completed shard in the manifest (and not a .zarr)")
+    parts, labels, empty = [], [], []
+    for idx in shards:
+        entry = shard_entry(loc, idx)
+        if entry is None:  # withdrawn while listing
+            continue
+        label = str(entry.get("label", idx))
+        if not entry.get("store"):
+            empty.append(label)
+            continue
+        parts.append(opener(loc, entry["store"]))
+        labels.append(label)
+    if not parts:
+        raise FileNotFoundError(f"{url}: no completed shard has data (shards without data: "
+                                f"{', '.join(empty)})")
+    ds = parts[0] if len(parts) == 1 else _along_time(parts, labels)
+    ds.attrs["shards_without_data"] = empty
+    return ds
+
+
+def _station_match(ids: np.ndarray, station: str) -> np.ndarray:
+    """Channel ids (``NET.STA.LOC.CHA``) of ``station``: ``STA``, ``NET.STA``, or a longer
+    prefix of the id (``NET.STA.LOC``, a whole channel id)."""
+    fields = station.split(".")
+    split = np.char.split(ids.astype(str), ".")
+    if len(fields) == 1:
+        return np.array([len(f) > 1 and f[1] == station for f in split], bool)
+    n = len(fields)
+    return np.array([f[:n] == fields for f in split], bool)
+
+
+def select(ds: Any, *, station: str | Sequence[str] | None = None,
+           component: str | Sequence[str] | None = None,
+           distance_km: tuple[float, float] | None = None,
+           pair: str | Sequence[str] | None = None) -> Any:
+    """The pairs of ``ds`` (from :func:`open_results`) matching every criterion given, still
+    lazy: ``station`` (``STA``, ``NET.STA`` or a channel id; several: any of them) as source
+    or receiver, ``component`` (``ZZ``, or several), ``distance_km`` = (min, max) inclusive,
+    ``pair`` labels. Only per-pair coordinates are read to choose."""
+    keep = np.ones(ds.sizes["pair"], bool)
+    if station is not None:
+        names = [station] if isinstance(station, str) else list(station)
+        src = np.asarray(ds["source"].values).astype(str)
+        rcv = np.asarray(ds["receiver"].values).astype(str)
+        hit = np.zeros_like(keep)
+        for s in names:
+            hit |= _station_match(src, s) | _station_match(rcv, s)
+        keep &= hit
+    if component is not None:
+        comps = [component] if isinstance(component, str) else list(component)
+        keep &= np.isin(np.asarray(ds["component"].values).astype(str), comps)
+    if distance_km is not None:
+        lo, hi = (float(x) for x in distance_km)
+        if lo > hi:
+            raise ValueError(f"distance_km=({lo}, {hi}): min exceeds max")
+        d = np.asarray(ds["distance_km"].values, np.float64)
+        keep &= (d >= lo) & (d <= hi)
+    if pair is not None:
+        labels = [pair] if isinstance(pair, str) else list(pair)
+        keep &= np.isin(np.asarray(ds["pair"].values).astype(str), labels)
+    return ds.isel(pair=np.flatnonzero(keep))
+
