@@ -242,17 +242,22 @@ def make_dataset(
 
 
 SHARD_BYTES = 256 << 20
-"""Target size of one Zarr shard object (an S3 object) of a per-pair variable, bytes."""
+"""Target size of one Zarr shard (one object) of a per-pair variable, bytes."""
+CHUNK_BYTES = 256 << 10
+"""Target size of one inner chunk (one ranged read) of a per-pair variable, bytes: about 8
+pairs of 8001 float32 lags; writing costs ~0.3 ms per chunk, so smaller chunks slow writes."""
 COORD_CHUNK = 1 << 16
 """Elements per chunk of the per-pair coordinates."""
 
 
-def zarr_encoding(ds: Any, shard_bytes: int = SHARD_BYTES) -> dict[str, dict[str, Any]]:
+def zarr_encoding(ds: Any, shard_bytes: int = SHARD_BYTES,
+                  chunk_bytes: int = CHUNK_BYTES) -> dict[str, dict[str, Any]]:
     """Zarr v3 layout of a results dataset: every variable with a ``pair`` dim is sharded
-    along ``pair`` (shards of about ``shard_bytes``, one inner chunk per pair holding all its
-    other dims: one pair's trace, or all its days, is one ranged read), so a store is a few
-    objects per variable however many pairs it holds; 1-D coordinates are chunked by
-    :data:`COORD_CHUNK`. Zarr's default compressor (zstd) is kept."""
+    along ``pair``: shards (objects) of about ``shard_bytes``, inner chunks (ranged reads) of
+    about ``chunk_bytes`` holding a few whole pairs (every lag, every time step: one pair's
+    trace, or all its days, is one read), so a store is a few objects per variable however
+    many pairs it holds; 1-D coordinates are chunked by :data:`COORD_CHUNK`. Zarr's default
+    compressor (zstd) is kept."""
     out: dict[str, dict[str, Any]] = {}
     for name, var in ds.variables.items():
         if "pair" not in var.dims:
@@ -261,10 +266,11 @@ def zarr_encoding(ds: Any, shard_bytes: int = SHARD_BYTES) -> dict[str, dict[str
         if var.ndim == 1:
             out[str(name)] = {"chunks": (COORD_CHUNK,)}
             continue
-        inner = tuple(1 if d == "pair" else var.shape[i] for i, d in enumerate(var.dims))
-        per_pair = max(1, int(np.prod(inner)) * var.dtype.itemsize)
-        per_shard = max(1, shard_bytes // per_pair)
-        shard = tuple(per_shard if i == axis else s for i, s in enumerate(inner))
+        per_pair = max(1, var.size // max(1, var.shape[axis]) * var.dtype.itemsize)
+        inner_n = max(1, chunk_bytes // per_pair)
+        shard_n = max(1, shard_bytes // per_pair // inner_n) * inner_n
+        inner = tuple(inner_n if i == axis else n for i, n in enumerate(var.shape))
+        shard = tuple(shard_n if i == axis else n for i, n in enumerate(var.shape))
         out[str(name)] = {"chunks": inner, "shards": shard}
     return out
 
