@@ -149,6 +149,27 @@ def _final_stacks(ds: xr.Dataset, label: str, exclude: str = "") -> dict[str, np
     return out
 
 
+def _over_time(ds: xr.Dataset, method: str) -> tuple[xr.DataArray, int]:
+    """The (pair, lag) stack ``method`` of ``ds`` and the time steps combined into it (0: none).
+
+    A product with one more dim (an output store of several shards: ``time``) is combined
+    over it, each step weighted by its ``n_days`` (equal weights without them); steps where a
+    pair has no data (NaN) are skipped for that pair."""
+    var = ds[method]
+    extra = [d for d in var.dims if d not in _PAIR_DIMS]
+    if not _PAIR_DIMS <= set(var.dims) or len(extra) > 1:
+        raise ValueError(f"variable {method!r} has dims {var.dims}; need (pair, lag)")
+    if not extra:
+        return var, 0
+    dim = extra[0]
+    weights = ds["n_days"] if "n_days" in ds and set(ds["n_days"].dims) == {dim, "pair"} else (
+        var.notnull().any("lag").astype(np.float64))
+    weights = weights.fillna(0.0).where(var.notnull().all("lag"), 0.0)
+    total = weights.sum(dim)
+    combined = (var.fillna(0.0) * weights).sum(dim) / total.where(total > 0)
+    return combined, int(ds.sizes[dim])
+
+
 def _components(ds: xr.Dataset) -> np.ndarray:
     if "component" in ds.coords:
         return np.asarray(ds["component"].values).astype(str)
@@ -234,9 +255,7 @@ def record_section(
             f"method {method!r} not in results; stacks present: "
             f"{', '.join(_stack_variables(ds)) or 'none'}"
         )
-    var = ds[method]
-    if set(var.dims) != _PAIR_DIMS:
-        raise ValueError(f"variable {method!r} has dims {var.dims}; need (pair, lag)")
+    var, steps = _over_time(ds, method)
     comps = _components(ds)
     if component not in set(comps):
         raise ValueError(
@@ -257,7 +276,11 @@ def record_section(
             raise ValueError(f"velocity {v} km/s: must be positive")
 
     lag = np.asarray(ds["lag"].values, dtype=np.float64)
-    traces = np.asarray(var.transpose("pair", "lag").values[idx], dtype=np.float64)
+    traces = np.asarray(var.isel(pair=idx).transpose("pair", "lag").values, dtype=np.float64)
+    finite = np.isfinite(traces).all(axis=1)
+    idx, traces = idx[finite], traces[finite]
+    if idx.size == 0:
+        raise ValueError(f"no {component} pair has data in the distance range {distance} km")
     if band is not None:
         traces = bandpass(traces, _sampling_rate(ds), band)
     peak = np.max(np.abs(traces), axis=1, keepdims=True)
@@ -289,6 +312,8 @@ def record_section(
     ax.set_xlabel("lag (s), positive = source → receiver")
     ax.set_ylabel("inter-station distance (km)")
     title = f"{component} {method} stack, {len(idx)} pairs"
+    if steps:
+        title += f", {steps} time steps combined"
     if band is not None:
         title += f", {band[0]:g}–{band[1]:g} Hz"
     ax.set_title(title)
