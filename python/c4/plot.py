@@ -161,7 +161,7 @@ def _over_time(ds: xr.Dataset, method: str) -> tuple[xr.DataArray, int]:
         raise ValueError(f"variable {method!r} has dims {var.dims}; need (pair, lag)")
     if not extra:
         return var, 0
-    dim = extra[0]
+    dim = str(extra[0])
     weights = ds["n_days"] if "n_days" in ds and set(ds["n_days"].dims) == {dim, "pair"} else (
         var.notnull().any("lag").astype(np.float64))
     weights = weights.fillna(0.0).where(var.notnull().all("lag"), 0.0)
