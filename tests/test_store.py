@@ -9,7 +9,7 @@ import c4
 import numpy as np
 import pytest
 from c4 import pipeline, stacking
-from c4.store import completed_days, completed_shards, open_daily, partition_of
+from c4.store import completed_days, completed_shards, day_entry, open_daily, partition_of
 
 from tests.pipeline_helpers import small_archive, small_config
 
@@ -86,12 +86,15 @@ def test_partitioning_changes_the_layout_not_the_numbers(
         c.output.output = str(tmp_path / f"out{n_parts}")
         c.output.pair_partitions = n_parts
         pipeline.run_shard(c, 0)
-        files = list((tmp_path / f"out{n_parts}" / "daily" / "2024-01-01").glob("part-*.npz"))
-        assert len(files) == (1 if n_parts == 1 else len(set(
+        parts = day_entry(c.output.output, dt.date(2024, 1, 1))["parts"]  # type: ignore[index]
+        assert len(parts) == (1 if n_parts == 1 else len(set(
             partition_of(c4.open_results(c.output.output).pair.values, n_parts))))
+        # the work files are gone once the shard is stacked; the kept days are one store
+        assert not (tmp_path / f"out{n_parts}" / "daily" / "2024-01-01").exists()
+        assert (tmp_path / f"out{n_parts}" / "daily" / "2024-01-01.zarr" / "zarr.json").is_file()
         results[n_parts] = c4.open_results(c.output.output)
     one, many = results[1], results[5]
-    assert len(list((tmp_path / "out5" / "daily" / "2024-01-01").glob("*.npz"))) > 1
+    assert len(day_entry(str(tmp_path / "out5"), dt.date(2024, 1, 1))["parts"]) > 1  # type: ignore[index]
     np.testing.assert_array_equal(many.linear.sel(pair=one.pair.values).values,
                                   one.linear.values)
     np.testing.assert_array_equal(many.distance_km.sel(pair=one.pair.values).values,

@@ -370,6 +370,21 @@ class OutputConfig(_Section):
         "1 GiB, so memory stays bounded (a partition holds about days x pairs / partitions x "
         "lags x 4 bytes). Raise it for very large networks.",
     )
+    daily: str = Field(
+        "float32",
+        description="Daily correlations kept once a shard is stacked: 'float32' (as computed), "
+        "'float16' (half the bytes, ~3 significant digits), 'substack:N' (linear stacks of N "
+        "consecutive days) or 'none' (only the shard stacks). Kept as one sharded Zarr store "
+        "per shard, daily/<label>.zarr; until the shard is stacked its days are float32 files in "
+        "the store's work area, so a resumed run is bit-identical for every choice.",
+    )
+
+    @field_validator("daily")
+    @classmethod
+    def _daily_choice(cls, v: str) -> str:
+        from c4.dailyproduct import DailyChoice
+
+        return str(DailyChoice.parse(v))
 
 
 class Config(_Section):

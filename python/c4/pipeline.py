@@ -43,6 +43,7 @@ import numpy as np
 import c4
 from c4 import kernels
 from c4.config import Config
+from c4.dailyproduct import drop_work_dailies, keep_dailies
 from c4.objstore import Location
 from c4.preprocess import ChannelTask, Preprocessor
 from c4.progress import Reporter
@@ -276,6 +277,7 @@ class _Shard:
         previous = shard_entry(self.out, self.index)
         if previous is not None and previous.get("fingerprint") == self.fingerprint:
             log.info("shard %s (%d) already complete, skipping", self.label, self.index)
+            drop_work_dailies(self.out, self.days)  # left by a run killed after the entry
             self.reporter.event("shard_skipped", shard=self.index, label=self.label)
             return previous
         scratch = check_scratch(cfg.output.scratch, cfg.output.min_free_gb)
@@ -336,8 +338,9 @@ class _Shard:
                 "same command again to retry the failed ones")
         with self.timings.stage("stack"):
             store = self._stack(scratch)
+            kept = keep_dailies(self.out, cfg, self.days, self.index, self.label, scratch)
         summary: dict[str, Any] = {
-            "shard": self.index, "label": self.label, "store": store,
+            "shard": self.index, "label": self.label, "store": store, **kept,
             "days": [d.isoformat() for d in self.days],
             "days_computed": [d.isoformat() for d in done],
             "days_skipped": [d.isoformat() for d in skipped],
@@ -346,6 +349,7 @@ class _Shard:
             "seconds": round(time.perf_counter() - t_start, 3),
         }
         write_shard_entry(self.out, self.index, summary)
+        drop_work_dailies(self.out, self.days)
         rep.event("shard_done", **summary)
         return summary
 

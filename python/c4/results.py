@@ -15,7 +15,8 @@ and listed in the attribute ``shards_without_data``; pairs missing from a shard 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +25,21 @@ from xarray.backends import BackendArray
 
 from c4.objstore import Location, is_s3
 from c4.store import (
+    PAIR_COORDS,
+    DailyResult,
     _pair_table,
     _union_pairs,
+    completed_days,
     completed_shards,
+    daily_key,
+    day_entry,
     make_dataset,
     output_location,
+    read_daily,
     shard_entry,
 )
 
-__all__ = ["open_results", "open_store", "select"]
+__all__ = ["open_daily", "open_results", "open_store", "select"]
 
 
 def open_store(loc: Location, rel: str) -> Any:
@@ -220,3 +227,78 @@ def select(ds: Any, *, station: str | Sequence[str] | None = None,
         keep &= np.isin(np.asarray(ds["pair"].values).astype(str), labels)
     return ds.isel(pair=np.flatnonzero(keep))
 
+
+
+def _kept_steps(loc: Location, rel: str, wanted: set[dt.date], n_days: int
+                ) -> tuple[DailyResult, list[np.datetime64]] | None:
+    """The sub-stacks of a ``substack:N`` product whose blocks hold a day of ``wanted``."""
+    ds = open_store(loc, rel)
+    starts = [dt.date.fromisoformat(str(t)[:10]) for t in ds["time"].values]
+    steps = [i for i, s in enumerate(starts)
+             if any(s <= d < s + dt.timedelta(days=n_days) for d in wanted)]
+    if not steps:
+        return None
+    counts = np.asarray(ds["n_windows"].isel(time=steps).values).T
+    rows = np.flatnonzero(counts.sum(axis=1) > 0)
+    data = np.asarray(ds["correlation"].isel(time=steps, pair=rows).values, np.float32)
+    pairs = {c: np.asarray(ds[c].values)[rows] for c in ("pair", *PAIR_COORDS) if c in ds.coords}
+    result = DailyResult(starts[steps[0]], data.transpose(1, 0, 2), counts[rows],
+                         np.asarray(ds["lag"].values), pairs)
+    return result, [np.datetime64(starts[i].isoformat(), "ms") for i in steps]
+
+
+def open_daily(url: str | Path, days: Iterable[dt.date] | None = None, *,
+               endpoint_url: str = "") -> Any:
+    """Daily correlations as an ``xarray.Dataset`` with ``correlation`` (time, pair, lag) and
+    ``n_windows`` (time, pair); one time step per day and sub-stack group (``output.daily =
+    substack:N``: per block of N days, at its first day). Pairs absent on a day are NaN
+    (``n_windows`` 0); days without data are absent. FileNotFoundError when no day with data
+    was kept (``output.daily = none`` keeps only the shard stacks)."""
+    from c4.dailyproduct import kept_store
+
+    loc = output_location(str(url), endpoint_url)
+    wanted = sorted(days) if days is not None else sorted(completed_days(loc))
+    results: list[tuple[DailyResult, list[np.datetime64]]] = []
+    substacks: dict[str, tuple[int, set[dt.date]]] = {}
+    not_kept = set()
+    for day in wanted:
+        entry = day_entry(loc, day)
+        if entry is None or not entry.get("parts"):
+            continue
+        if not loc.exists(daily_key(day, entry["parts"][0])):
+            choice, rel, _ = kept_store(loc, entry)
+            if choice.kind == "substack" and rel is not None:
+                substacks.setdefault(rel, (choice.days, set()))[1].add(day)
+                continue
+            if not choice.keeps_days or rel is None:
+                not_kept.add(str(choice))
+                continue
+        r = read_daily(loc, day)
+        group_s = float(entry.get("group_seconds") or 86400.0)
+        results.append((r, [np.datetime64(day.isoformat(), "ms")
+                            + np.timedelta64(round(g * group_s * 1000), "ms")
+                            for g in range(r.data.shape[1])]))
+    for rel, (n, these) in substacks.items():
+        found = _kept_steps(loc, rel, these, n)
+        if found is not None:
+            results.append(found)
+    if not results:
+        why = f" (output.daily = {', '.join(sorted(not_kept))})" if not_kept else ""
+        raise FileNotFoundError(f"{url}: no completed day with kept daily data{why}")
+    results.sort(key=lambda rt: rt[1][0])
+    table = _union_pairs([r.pairs for r, _ in results])
+    index = {n: i for i, n in enumerate(table["pair"])}
+    n_t = sum(len(times) for _, times in results)
+    lags = results[0][0].lags
+    corr = np.full((n_t, len(index), len(lags)), np.nan, np.float32)
+    nwin = np.zeros((n_t, len(index)), np.int64)
+    t = 0
+    for r, times in results:
+        rows = [index[str(n)] for n in r.pairs["pair"]]
+        for g in range(len(times)):
+            corr[t, rows] = r.data[:, g]
+            nwin[t, rows] = r.counts[:, g]
+            t += 1
+    ds = make_dataset({}, lags, table, {}, extra={
+        "correlation": (("time", "pair", "lag"), corr), "n_windows": (("time", "pair"), nwin)})
+    return ds.assign_coords(time=[s for _, times in results for s in times])

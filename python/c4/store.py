@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 
 
 def __getattr__(name: str) -> Any:
-    """``open_results`` and ``select`` live in :mod:`c4.results` (imported on first use)."""
-    if name in ("open_results", "select"):
+    """``open_results``, ``open_daily`` and ``select`` live in :mod:`c4.results` (imported on
+    first use)."""
+    if name in ("open_daily", "open_results", "select"):
         from c4 import results
 
         return getattr(results, name)
@@ -49,7 +50,6 @@ __all__ = [
     "completed_days",
     "completed_shards",
     "day_entry",
-    "open_daily",
     "output_location",
     "partition_of",
     "product_attrs",
@@ -132,14 +132,25 @@ def concat_days(day: dt.date, parts: list[DailyResult]) -> DailyResult:
 
 def read_daily(url: str | Location, day: dt.date, part: int | None = None,
                endpoint_url: str = "") -> DailyResult:
-    """A finished day's correlations: one partition, or (``part=None``) all of them."""
+    """A finished day's correlations: one partition, or (``part=None``) all of them; from the
+    work files while its shard runs, then from the shard's kept product
+    (:mod:`c4.dailyproduct`: FileNotFoundError when ``output.daily`` kept no days)."""
     loc = _loc(url, endpoint_url)
-    if part is not None:
+    if part is not None and loc.exists(daily_key(day, part)):
         return DailyResult.load(day, loc.read_bytes(daily_key(day, part)))
     entry = day_entry(loc, day)
     if entry is None or not entry.get("parts"):
         raise FileNotFoundError(f"{loc.url}: day {day} is not complete or has no correlations")
-    return concat_days(day, [read_daily(loc, day, p) for p in entry["parts"]])
+    if loc.exists(daily_key(day, entry["parts"][0])):
+        if part is not None:
+            raise FileNotFoundError(f"{loc.url}: day {day} has no partition {part}")
+        return concat_days(day, [read_daily(loc, day, p) for p in entry["parts"]])
+    from c4.dailyproduct import kept_day  # the shard is finished: its kept product
+
+    found = kept_day(loc, entry, part, int(entry.get("n_parts") or 1))
+    if found is None:
+        raise FileNotFoundError(f"{loc.url}: day {day} has no partition {part}")
+    return found
 
 
 def read_partition(loc: Location, day: dt.date, entry: dict[str, Any], part: int,
@@ -329,39 +340,3 @@ def product_attrs(url: str, endpoint_url: str = "") -> dict[str, Any] | None:
     attrs: dict[str, Any] = json.loads(loc.read_bytes(f"{name}/zarr.json")).get("attributes",
                                                                                   {})
     return attrs
-
-
-def open_daily(url: str, days: Iterable[dt.date] | None = None, *, endpoint_url: str = "") -> Any:
-    """Daily correlations as an ``xarray.Dataset`` with ``correlation`` (time, pair, lag) and
-    ``n_windows`` (time, pair); one time step per day and sub-stack group. Pairs absent on a
-    day are NaN (``n_windows`` 0)."""
-    loc = output_location(url, endpoint_url)
-    wanted = sorted(days) if days is not None else sorted(completed_days(loc))
-    results: list[tuple[DailyResult, float]] = []
-    for day in wanted:
-        entry = day_entry(loc, day)
-        if entry is None or not entry.get("parts"):
-            continue
-        r = read_daily(loc, day)
-        results.append((r, float(entry.get("group_seconds") or 86400.0)))
-    if not results:
-        raise FileNotFoundError(f"{url}: no completed day with data")
-    table = _union_pairs([r.pairs for r, _ in results])
-    index = {n: i for i, n in enumerate(table["pair"])}
-    n_t = sum(r.data.shape[1] for r, _ in results)
-    lags = results[0][0].lags
-    corr = np.full((n_t, len(index), len(lags)), np.nan, np.float32)
-    nwin = np.zeros((n_t, len(index)), np.int64)
-    times = []
-    t = 0
-    for r, group_s in results:
-        rows = [index[str(n)] for n in r.pairs["pair"]]
-        for g in range(r.data.shape[1]):
-            corr[t, rows] = r.data[:, g]
-            nwin[t, rows] = r.counts[:, g]
-            times.append(np.datetime64(r.day.isoformat(), "ms")
-                         + np.timedelta64(round(g * group_s * 1000), "ms"))
-            t += 1
-    ds = make_dataset({}, lags, table, {}, extra={
-        "correlation": (("time", "pair", "lag"), corr), "n_windows": (("time", "pair"), nwin)})
-    return ds.assign_coords(time=times)
