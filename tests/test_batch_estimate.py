@@ -47,7 +47,8 @@ def test_estimate_terms() -> None:
     assert costs.startup_spot == pytest.approx(e.startup_vcpu_hours * 0.02, abs=0.01)
     ebs_hours = (59 * per_day_s / 3600 / 32) + 2 * prices.STARTUP_S_PER_CHILD / 3600
     assert costs.ebs == pytest.approx((50 + 500) * ebs_hours * 0.08 / 730, abs=0.01)
-    results = est.storage_bytes(pairs, 8001, 59, stack_products=2 * 2)  # linear + pws, 2 shards
+    # kept float32 days and linear + pws stacks of 2 shards, at the measured compression
+    results = est.storage_bytes(pairs, 8001, 59, stack_products=2 * 2) * 0.87
     assert e.results_gib == pytest.approx(results / 2**30, abs=0.1)
     assert costs.results_storage_per_month == pytest.approx(results / 2**30 * 0.023, abs=0.01)
     assert e.input_gib == pytest.approx(5900 * 100 * 86400 * 1.5 / 2**30, abs=0.1)
@@ -86,7 +87,7 @@ def test_another_region_than_the_archive_adds_transfer_and_nat() -> None:
     assert here.costs.inter_region_transfer == here.costs.nat_processing == 0
     nat = est.estimate(cfg('batch.s3_route="nat-gateway"'), [0], size, region="us-west-2")
     assert nat.costs.nat_processing == pytest.approx(
-        (nat.input_gib + nat.results_gib) * 0.045, abs=0.05)
+        (nat.input_gib + nat.results_written_gib) * 0.045, abs=0.05)
     assert any("gateway endpoint" in n for n in nat.notes)
     unknown = est.estimate(c, [0], size, region=None)
     assert any("region unknown" in n for n in unknown.notes)

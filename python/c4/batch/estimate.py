@@ -22,7 +22,10 @@ applied without station coordinates).
 
 Around the compute the estimate adds what a real bill holds (prices in :mod:`c4.batch.prices`):
 start-up of every child (Spot fulfilment, boot, image pull), the EBS volumes while instances
-run, S3 requests, the results' storage per month, NAT processing and inter-region transfer when
+run, S3 requests, the results' storage per month (for the configured ``output.daily`` and, in
+``storage_by_daily``, for each choice: bytes written and kept, per month of data too, objects,
+PUT/GET requests and their cost, the bill's total with that choice; sizes use the compression
+measured on real correlations), NAT processing and inter-region transfer when
 the instances read the archive from another region or through a NAT gateway; and it derives
 the job timeout from the longest shard. Instances are never perfectly packed, so treat the
 total as a lower bound.
@@ -52,7 +55,7 @@ MIN_TIMEOUT_S = 3600
 ASSUMED_STATIONS = 100
 """Station count of a dry run that knows none (flagged as assumed; a real submit refuses)."""
 BYTES_PER_VALUE = 4
-"""Results are float32."""
+"""Correlations are computed as float32."""
 
 
 @dataclass(frozen=True)
@@ -120,11 +123,16 @@ class Estimate:
     timeout_source: str
     input_gib: float
     results_gib: float
+    results_written_gib: float
+    daily: str
     s3_put_requests: int
     s3_get_requests: int
     region: str | None
     source_region: str | None
     costs: Costs
+    storage_by_daily: list[StorageChoice] = field(default_factory=list)
+    """Results' bytes, requests and cost for each ``output.daily`` choice (the configured
+    one, ``daily``, is what ``costs`` holds)."""
     notes: list[str] = field(default_factory=list)
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -132,6 +140,13 @@ class Estimate:
         out = asdict(self)
         out["spot_cost_usd"] = self.costs.total_spot
         out["on_demand_cost_usd"] = self.costs.total_on_demand
+        mine = next((c for c in self.storage_by_daily if c.daily == self.daily), None)
+        if mine is not None:  # the whole bill on Spot if only output.daily changed
+            rest = self.costs.total_spot - mine.storage_usd_per_month - mine.requests_usd
+            for row in out["storage_by_daily"]:
+                row["compute_spot_usd"] = round(self.costs.compute_spot, 2)
+                row["total_spot_usd"] = round(rest + row["storage_usd_per_month"]
+                                              + row["requests_usd"], 2)
         return out
 
 
@@ -166,24 +181,114 @@ def storage_bytes(
     pairs: int, lags: int, days: int, *, bytes_per_value: float = BYTES_PER_VALUE,
     daily_products: float = 1.0, stack_products: float = 0.0,
 ) -> float:
-    """Bytes of stored results: ``pairs x lags`` values of ``bytes_per_value`` for each of
-    ``daily_products`` arrays kept per day over ``days`` days, plus ``stack_products`` arrays
-    kept once (stacks)."""
+    """Bytes of ``pairs x lags`` values of ``bytes_per_value`` for each of ``daily_products``
+    arrays per day over ``days`` days, plus ``stack_products`` arrays kept once (stacks),
+    before compression."""
     return float(pairs) * lags * bytes_per_value * (days * daily_products + stack_products)
-
-
-def results_storage_bytes(config: Config, pairs: int, days: int, shards: int) -> float:
-    """Today's layout (:mod:`c4.store`): every day's correlations (``daily/``, one per
-    sub-stack) and one stack per method and shard (``shards/<label>.zarr``)."""
-    return storage_bytes(
-        pairs, lags_per_pair(config), days, daily_products=groups_per_day(config),
-        stack_products=shards * len(config.processing.stack_methods),
-    )
 
 
 def storage_usd_per_month(n_bytes: float) -> float:
     """S3 Standard storage of ``n_bytes`` for one month, USD."""
     return n_bytes / prices.GIB * prices.S3_STANDARD_PER_GIB_MONTH
+
+
+KEPT_BYTES_RATIO = {"float32": 0.87, "float16": 0.46, "substack": 0.87, "none": 0.0}
+"""Stored bytes per float32 byte of the kept daily product, per ``output.daily`` kind:
+measured on real correlations (``benches/test_bench_store.py``: blosc lz4 + bitshuffle keeps
+87 % of float32 traces' bytes, float16 with it 46 %; see benches/RESULTS.md)."""
+STACK_BYTES_RATIO = 0.87
+"""The same for the shard stacks (same codec; smoother traces compress at least as well)."""
+DAYS_PER_MONTH = 30.4375
+MULTIPART_BYTES = 8 << 20
+"""boto3's multipart threshold and part size: a larger object costs one PUT per part + 2."""
+
+
+def _puts(n_bytes: float, objects: float) -> float:
+    """PUT requests of ``objects`` objects of ``n_bytes`` in all (multipart above 8 MiB)."""
+    if objects <= 0:
+        return 0.0
+    each = n_bytes / objects
+    per = 1.0 if each <= MULTIPART_BYTES else math.ceil(each / MULTIPART_BYTES) + 2
+    return objects * per
+
+
+@dataclass(frozen=True)
+class StorageChoice:
+    """S3 bytes, requests and cost of the results for one ``output.daily`` choice (the whole
+    run; ``*_per_month`` per month of data processed)."""
+
+    daily: str
+    written_gib: float
+    """Uploaded: work files of every day (float32) + shard stacks + the kept product."""
+    stored_gib: float
+    """Kept after the run: shard stacks + the kept product (compressed)."""
+    written_gib_per_month: float
+    stored_gib_per_month: float
+    work_area_gib: float
+    """Float32 work files of one shard, in the store until its stack is written."""
+    objects: int
+    """Objects kept (stores are sharded: a few per variable and shard)."""
+    put_requests: int
+    get_requests: int
+    storage_usd_per_month: float
+    """Keeping ``stored_gib`` for one month."""
+    requests_usd: float
+
+
+def storage_choice(config: Config, daily: str, pairs: int, shard_days: list[int]
+                   ) -> StorageChoice:
+    """:class:`StorageChoice` of ``daily`` for ``pairs`` pairs a day over shards of
+    ``shard_days`` days (layout of :mod:`c4.store` and :mod:`c4.dailyproduct`)."""
+    from c4.dailyproduct import DailyChoice
+    from c4.store import PAIR_COORDS, SHARD_BYTES
+    choice = DailyChoice.parse(daily)
+    lags, groups = lags_per_pair(config), groups_per_day(config)
+    days = sum(shard_days)
+    parts = min(config.output.pair_partitions, max(1, pairs))
+    methods = len(config.processing.stack_methods)
+    work = storage_bytes(pairs, lags, days, daily_products=groups)
+    stacks_raw = storage_bytes(pairs, lags, 0, stack_products=len(shard_days) * methods)
+    if choice.keeps_days:
+        kept_raw = work  # float32 bytes: KEPT_BYTES_RATIO includes float16's halving
+    elif choice.kind == "substack":
+        steps = sum(math.ceil(n / choice.days) for n in shard_days)
+        kept_raw = storage_bytes(pairs, lags, 0, stack_products=steps)
+    else:
+        kept_raw = 0.0
+    stacks = stacks_raw * STACK_BYTES_RATIO
+    kept = kept_raw * KEPT_BYTES_RATIO[choice.kind]
+    coords_per_store = (len(PAIR_COORDS) + 4) * (1 + math.ceil(pairs / (1 << 16)))  # + meta
+    n_shards = len(shard_days)
+    stack_objects = n_shards * (methods * max(1, math.ceil(stacks_raw / n_shards / methods
+                                                          / SHARD_BYTES)) + coords_per_store)
+    kept_objects = 0
+    if kept:
+        shard_raw = kept_raw * choice.bytes_per_value / BYTES_PER_VALUE / n_shards
+        kept_objects = n_shards * (max(1, math.ceil(shard_raw / SHARD_BYTES))
+                                   + coords_per_store + 2)
+    work_objects = days * parts
+    puts = (_puts(work, work_objects) + days  # work files + day entries
+            + _puts(stacks, stack_objects) + _puts(kept, kept_objects)
+            + days + n_shards)  # listing the days' work files to remove them, shard entries
+    gets = work_objects * (2 if kept else 1)  # stacked, then (if kept) rewritten
+    written = work + stacks + kept
+    months = max(days, 1) / DAYS_PER_MONTH
+    requests = puts / 1000 * prices.S3_PUT_PER_1000 + gets / 1000 * prices.S3_GET_PER_1000
+    return StorageChoice(
+        daily=str(choice), written_gib=round(written / prices.GIB, 2),
+        stored_gib=round((stacks + kept) / prices.GIB, 2),
+        written_gib_per_month=round(written / prices.GIB / months, 2),
+        stored_gib_per_month=round((stacks + kept) / prices.GIB / months, 2),
+        work_area_gib=round(work / max(1, days) * max(shard_days, default=0) / prices.GIB, 2),
+        objects=int(stack_objects + kept_objects), put_requests=int(puts),
+        get_requests=int(gets),
+        storage_usd_per_month=round(storage_usd_per_month(stacks + kept), 2),
+        requests_usd=round(requests, 2),
+    )
+
+
+DAILY_CHOICES_SHOWN = ("float32", "float16", "substack:7", "none")
+"""The ``output.daily`` choices the dry run prices (plus the configured one)."""
 
 
 def source_region_of(config: Config) -> str | None:
@@ -194,16 +299,6 @@ def source_region_of(config: Config) -> str | None:
     if not source.startswith("s3://"):
         return None
     return prices.BUCKET_REGIONS.get(source[5:].split("/", 1)[0])
-
-
-def _put_requests(config: Config, days: int, shards: int) -> int:
-    """Objects written: per day one file per pair partition and the manifest entry; per shard
-    the Zarr arrays of each partition's append (one chunk per variable) and its entry."""
-    parts = config.output.pair_partitions
-    from c4.store import PAIR_COORDS
-
-    variables = len(config.processing.stack_methods) + len(PAIR_COORDS) + 2  # + counts, lag
-    return days * (parts + 1) + shards * (parts * variables + 1)
 
 
 def derived_timeout_s(shard_hours: float) -> int:
@@ -242,9 +337,13 @@ def estimate(
 
     input_gib = (channel_days * size.source_sampling_rate_hz * config.data.day_length_s
                  * prices.BYTES_PER_RAW_SAMPLE / prices.GIB)
-    results = results_storage_bytes(config, per_day_pairs, days, len(shards))
-    puts = _put_requests(config, days, len(shards))
-    gets = channel_days + 2 * days  # every day file, plus listing the day and its manifest
+    shown = list(dict.fromkeys([config.output.daily, *DAILY_CHOICES_SHOWN]))
+    by_daily = [storage_choice(config, d, per_day_pairs, per_shard_days) for d in shown]
+    mine = by_daily[0]
+    results = mine.stored_gib * prices.GIB
+    written = mine.written_gib * prices.GIB
+    puts = mine.put_requests + days  # + the day listings of the input
+    gets = channel_days + days + mine.get_requests  # every day file, the day's manifest
     requests = puts / 1000 * prices.S3_PUT_PER_1000 + gets / 1000 * prices.S3_GET_PER_1000
 
     notes: list[str] = []
@@ -254,7 +353,7 @@ def estimate(
     # reached through the NAT gateway of a private subnet.
     nat_input = cfg.s3_route == "nat-gateway" or (cross and cfg.s3_route == "gateway-endpoint")
     nat_gib = (input_gib if nat_input else 0.0) + (
-        results / prices.GIB if cfg.s3_route == "nat-gateway" else 0.0)
+        written / prices.GIB if cfg.s3_route == "nat-gateway" else 0.0)
     nat = nat_gib * prices.NAT_PER_GIB
     inter_region = input_gib * prices.INTER_REGION_PER_GIB if cross else 0.0
     if cross:
@@ -301,8 +400,11 @@ def estimate(
         startup_vcpu_hours=round(startup_vcpu_hours, 2),
         wall_hours_per_shard=round(shard_hours, 2), timeout_s=timeout,
         timeout_source=timeout_source, input_gib=round(input_gib, 1),
-        results_gib=round(results / prices.GIB, 1), s3_put_requests=puts, s3_get_requests=gets,
-        region=region, source_region=source_region, costs=costs, notes=notes,
+        results_gib=round(results / prices.GIB, 1),
+        results_written_gib=round(written / prices.GIB, 1), daily=mine.daily,
+        s3_put_requests=puts, s3_get_requests=gets,
+        region=region, source_region=source_region, costs=costs, storage_by_daily=by_daily,
+        notes=notes,
     )
 
 
