@@ -117,9 +117,7 @@ class S3ReadStore(Store):
                 yield key
 
     async def list_dir(self, prefix: str) -> AsyncIterator[str]:
-        rel = prefix.rstrip("/")
-        files = await asyncio.to_thread(self.loc.list_names, rel)
-        dirs = await asyncio.to_thread(self.loc.list_dirs, rel)
+        files, dirs = await asyncio.to_thread(self.loc._s3_folder, prefix.rstrip("/"))
         for name in sorted({*files, *dirs}):
             yield name
 
