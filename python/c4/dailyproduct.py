@@ -21,7 +21,9 @@ the same bytes as one that never stopped, for every choice:
 - ``none``: nothing beyond the shard stacks.
 
 ``n_windows`` (time, pair) counts the windows of each step (0 and NaN traces: no data);
-``day`` (time) is the day of each step. See ``docs/results.md``.
+``day`` (time) is the day of each step; kept days also hold each numeric pair coordinate per
+step, ``day_<name>`` (time, pair), since a re-sited station changes them from one day to the
+next (the ``(pair)`` coordinates are the first day's, as in stacks). See ``docs/results.md``.
 """
 
 from __future__ import annotations
@@ -74,6 +76,14 @@ class DailyChoice:
         return {"float32": 4, "float16": 2, "substack": 4, "none": 0}[self.kind]
 
 
+def _day_coords(table: dict[str, np.ndarray]) -> list[str]:
+    """The numeric pair coordinates (geometry, orientations): they can change from one day to
+    the next (a re-sited station), so kept days store them per step as ``day_<name>``."""
+    from c4.store import PAIR_COORDS
+
+    return [c for c in PAIR_COORDS if c in table and table[c].dtype.kind == "f"]
+
+
 def _step_times(day: dt.date, groups: int, group_s: float) -> list[np.datetime64]:
     return [np.datetime64(day.isoformat(), "ms") + np.timedelta64(round(g * group_s * 1000), "ms")
             for g in range(groups)]
@@ -122,13 +132,19 @@ def _datasets(loc: Location, entries: Sequence[dict[str, Any]], choice: DailyCho
             pos = {d: i * groups for i, d in enumerate(days)}
             corr = np.full((len(days) * groups, len(index), len(lags)), np.nan, np.float32)
             nwin = np.zeros((len(days) * groups, len(index)), np.int64)
+            geometry = {c: np.full((len(days) * groups, len(index)), np.nan)
+                        for c in _day_coords(table)}
             for d in dailies:
                 if d.data.shape[1] != groups:
                     raise ValueError(f"day {d.day}: {d.data.shape[1]} sub-stack groups, other "
                                      f"days {groups}: made with different settings")
                 at = np.array([index[str(p)] for p in d.pairs["pair"]], np.int64)
-                corr[pos[d.day]:pos[d.day] + groups, at] = d.data.transpose(1, 0, 2)
-                nwin[pos[d.day]:pos[d.day] + groups, at] = d.counts.T
+                steps = slice(pos[d.day], pos[d.day] + groups)
+                corr[steps, at] = d.data.transpose(1, 0, 2)
+                nwin[steps, at] = d.counts.T
+                for c, values in geometry.items():
+                    values[steps, at] = d.pairs[c][None, :]
+            extra.update({f"day_{c}": (("time", "pair"), v) for c, v in geometry.items()})
             times = [t for d in days for t in _step_times(d, groups, group_s[d])]
             step_day = [np.datetime64(d.isoformat(), "ms") for d in days for _ in range(groups)]
         if choice.kind == "float16":
@@ -205,8 +221,8 @@ class _Product:
     ds: Any
     names: np.ndarray
     partitions: dict[int, np.ndarray]
-    block: tuple[int | None, tuple[np.ndarray, np.ndarray]] | None = None
-    """The last partition read: (part, (correlations of all steps, n_windows))."""
+    block: tuple[int | None, tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]] | None = None
+    """The last partition read: (part, (correlations of all steps, n_windows, geometry))."""
 
 
 _products: dict[tuple[str, str, str], _Product] = {}
@@ -251,8 +267,11 @@ def kept_day(loc: Location, entry: dict[str, Any], part: int | None = None,
         data = np.asarray(ds["correlation"].isel(pair=rows).values, np.float32)
         if "correlation_scale" in ds:
             data *= np.asarray(ds["correlation_scale"].values[rows], np.float32)[None, :, None]
-        prod.block = (part, (data, np.asarray(ds["n_windows"].isel(pair=rows).values)))
-    data, nwin = prod.block[1]
+        geometry = {c: np.asarray(ds[f"day_{c}"].isel(pair=rows).values)
+                    for c in PAIR_COORDS if f"day_{c}" in ds}
+        prod.block = (part, (data, np.asarray(ds["n_windows"].isel(pair=rows).values),
+                             geometry))
+    data, nwin, geometry = prod.block[1]
     steps = np.flatnonzero(np.asarray(ds["day"].values) == np.datetime64(day.isoformat(), "ns"))
     counts = nwin[steps].T
     keep = counts.sum(axis=1) > 0
@@ -262,7 +281,9 @@ def kept_day(loc: Location, entry: dict[str, Any], part: int | None = None,
     order = np.argsort(names[sel], kind="stable")
     pairs = {"pair": names[sel][order]}
     for c in PAIR_COORDS:
-        if c in ds.coords:
+        if c in geometry:  # the day's own value
+            pairs[c] = geometry[c][steps[0]][keep][order]
+        elif c in ds.coords:
             pairs[c] = np.asarray(ds[c].values)[sel][order]
     values = data[steps][:, keep][:, order].transpose(1, 0, 2)
     return DailyResult(day, np.ascontiguousarray(values), counts[keep][order].astype(np.uint32),

@@ -280,8 +280,8 @@ def zarr_encoding(ds: Any, shard_bytes: int = SHARD_BYTES,
         per_pair = max(1, var.size // max(1, var.shape[axis]) * var.dtype.itemsize)
         inner_n = max(1, chunk_bytes // per_pair)
         shard_n = max(1, shard_bytes // per_pair // inner_n) * inner_n
-        inner = tuple(inner_n if i == axis else n for i, n in enumerate(var.shape))
-        shard = tuple(shard_n if i == axis else n for i, n in enumerate(var.shape))
+        inner = tuple(inner_n if i == axis else max(1, n) for i, n in enumerate(var.shape))
+        shard = tuple(shard_n if i == axis else max(1, n) for i, n in enumerate(var.shape))
         out[str(name)] = {"chunks": inner, "shards": shard, "compressors": [_trace_codec()]}
     return out
 
