@@ -226,6 +226,9 @@ class _Product:
 
 
 _products: dict[tuple[str, str, str], _Product] = {}
+MAX_OPEN_PRODUCTS = 16
+"""Kept products held open (pair names and partitions: ~160 MB each at 1.1 M pairs), so a stack
+over a year of monthly shards, read partition by partition, opens each shard once."""
 
 
 def _product(loc: Location, rel: str, token: str) -> _Product:
@@ -233,8 +236,8 @@ def _product(loc: Location, rel: str, token: str) -> _Product:
 
     key = (loc.url, rel, token)
     if key not in _products:
-        if len(_products) >= 2:
-            _products.clear()
+        if len(_products) >= MAX_OPEN_PRODUCTS:
+            _products.pop(next(iter(_products)))
         ds = open_store(loc, rel)
         _products[key] = _Product(ds, np.asarray(ds["pair"].values).astype(str), {})
     return _products[key]
@@ -264,6 +267,8 @@ def kept_day(loc: Location, entry: dict[str, Any], part: int | None = None,
             prod.partitions[n_parts] = partition_of(names, n_parts)
         rows = np.flatnonzero(prod.partitions[n_parts] == part)
     if prod.block is None or prod.block[0] != part:
+        for other in _products.values():  # one partition's days in memory, not one per shard
+            other.block = None
         data = np.asarray(ds["correlation"].isel(pair=rows).values, np.float32)
         if "correlation_scale" in ds:
             data *= np.asarray(ds["correlation_scale"].values[rows], np.float32)[None, :, None]
