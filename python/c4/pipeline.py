@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -277,9 +278,17 @@ class _Shard:
         if previous is not None and previous.get("fingerprint") == self.fingerprint:
             log.info("shard %s (%d) already complete, skipping", self.label, self.index)
             self.reporter.event("shard_skipped", shard=self.index, label=self.label)
-            return previous
+            return {**previous, "shard_skipped": True}
         scratch = check_scratch(cfg.output.scratch, cfg.output.min_free_gb)
-        work_root = scratch / f"c4-shard-{self.label}"
+        # this run's own folder: runs sharing a scratch folder never touch each other's files
+        work_root = Path(tempfile.mkdtemp(prefix=f"c4-{self.label}-", dir=scratch))
+        try:
+            return self._run(t_start, scratch, work_root)
+        finally:
+            shutil.rmtree(work_root, ignore_errors=True)
+
+    def _run(self, t_start: float, scratch: Path, work_root: Path) -> dict[str, Any]:
+        cfg = self.config
         self.stations = load_stations(cfg.data, self.archive)
         done, skipped = [], []
         failed: dict[dt.date, str] = {}
@@ -327,7 +336,6 @@ class _Shard:
                           channels=info["n_channels"], pairs=info["n_pairs"],
                           timings=entry["timings"])
                 task.advance()
-        shutil.rmtree(work_root, ignore_errors=True)
         if failed:
             first = min(failed)
             raise ShardIncomplete(
@@ -335,7 +343,7 @@ class _Shard:
                 f"marked complete ({first}: {failed[first]}); the other days are kept, run the "
                 "same command again to retry the failed ones")
         with self.timings.stage("stack"):
-            store = self._stack(scratch)
+            store = self._stack(work_root)
         summary: dict[str, Any] = {
             "shard": self.index, "label": self.label, "store": store,
             "days": [d.isoformat() for d in self.days],
