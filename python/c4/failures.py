@@ -122,11 +122,35 @@ _OS = {
 }
 
 
+_PATH_NAMES = ("path", "filename", "tmp_path", "dest", "dst", "target", "file", "fname")
+
+
+def _path_from_traceback(exc: BaseException) -> str | None:
+    """The file an OSError without ``filename`` was about (ENOSPC from a ``write``): the
+    innermost frame's local variable named like a path and holding an absolute one."""
+    import os
+
+    tb = exc.__traceback__
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        for name in _PATH_NAMES:
+            value = frame.f_locals.get(name)
+            if isinstance(value, (str, os.PathLike)):
+                text = os.fspath(value)
+                if isinstance(text, str) and os.path.isabs(text):
+                    return text
+    return None
+
+
 def _os_error(exc: BaseException) -> Failure | None:
     if not isinstance(exc, OSError) or exc.errno not in _OS:
         return None
     text, hint = _OS[exc.errno]
-    path = exc.filename if exc.filename is not None else "(unknown path)"
+    path = exc.filename if exc.filename is not None else (
+        _path_from_traceback(exc) or "(unknown path)")
     if exc.filename2 is not None:
         path = f"{path} -> {exc.filename2}"
     return Failure(text.format(path=path), hint, FAILED)

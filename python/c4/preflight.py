@@ -140,7 +140,11 @@ def _listable(key: str, url: str, config: Config, *, anonymous: bool) -> str | N
     bucket, prefix = split_s3(url)
     client = probe_client(anonymous, config.data.endpoint_url)
     try:
-        got = client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+        got = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/" if prefix else "",
+                                     MaxKeys=1)
+        if not got.get("Contents") and prefix:  # a file (a stations CSV)?
+            got = client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+            got["Contents"] = [o for o in got.get("Contents", []) if o["Key"] == prefix]
     except Exception as exc:
         return _s3_problem(key, url, exc, anonymous=anonymous)
     if not got.get("Contents"):
