@@ -34,7 +34,7 @@ def damaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_damaged_file_is_one_json_line_naming_it(damaged: dict[str, Any], tmp_path: Path,
                                                  method: str) -> None:
     cfg = small_config(damaged["arch"], tmp_path / "out", tmp_path, stack_methods=["linear"],
-                       preprocess=method, min_data_fraction=0.0)
+                       preprocess=method, min_data_fraction=0.0, workers=1)
     res = run_c4("correlate", "--config", str(write_config(cfg, tmp_path / "c4.toml")),
                  "--index", "0")
     assert res.returncode == 0, res.stderr

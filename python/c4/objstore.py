@@ -127,7 +127,7 @@ def probe_client(anonymous: bool = False, endpoint_url: str = "") -> Any:
     from botocore import UNSIGNED
     from botocore.config import Config
 
-    cfg = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5,
+    cfg = Config(retries={"total_max_attempts": 2, "mode": "standard"}, connect_timeout=5,
                  read_timeout=15, signature_version=UNSIGNED if anonymous else None)
     endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL", "")
     return boto3.session.Session().client("s3", endpoint_url=endpoint or None, config=cfg)

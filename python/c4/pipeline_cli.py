@@ -109,7 +109,7 @@ def correlate_command(
 
 
 def shard_summary_line(summary: dict[str, object], cfg: Config) -> str:
-    """``shard 2024-01 done: 3 days computed, 28 skipped, ...; results <absolute path>``.
+    """``shard 2024-01 done: 3 days computed, 28 skipped; results <absolute path>``.
 
     Counts every list ``days_<state>`` of the summary (computed, skipped, and the states
     the shard reports besides, e.g. empty or failed) and names the store by its absolute
@@ -126,7 +126,8 @@ def shard_summary_line(summary: dict[str, object], cfg: Config) -> str:
             break
         if key.startswith("days_") and isinstance(value, (list, tuple)):
             if value or key in ("days_computed", "days_skipped"):
-                counts.append(f"{len(value)} {key.removeprefix('days_')}")
+                unit = "" if counts else (" day" if len(value) == 1 else " days")
+                counts.append(f"{len(value)}{unit} {key.removeprefix('days_')}")
     base = cfg.output.output if is_s3(cfg.output.output) else str(
         Path(cfg.output.output).resolve())
     store = summary.get("store")
