@@ -120,17 +120,20 @@ def test_config_init_redirected_writes_the_file_the_shell_created(tmp_path: Path
     assert shown.returncode == 0, shown.stderr
 
 
-def test_scratch_default_is_temp_dir_locally_and_slash_scratch_on_batch(
+def test_scratch_default_is_temp_dir_locally_and_the_volume_on_batch(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import tempfile
 
     monkeypatch.delenv("AWS_BATCH_JOB_ID", raising=False)
-    local = Config().output.scratch
+    cfg = Config()
+    assert cfg.output.scratch == ""  # unset stays unset in c4.toml, so it travels to Batch
     if not Path("/scratch").is_dir():
-        assert local == str(Path(tempfile.gettempdir()) / "c4-scratch")
+        assert cfg.scratch_dir() == str(Path(tempfile.gettempdir()) / "c4-scratch")
     monkeypatch.setenv("AWS_BATCH_JOB_ID", "0123-abcd")
-    assert Config().output.scratch == "/scratch"
-    assert parse_config({"output": {"scratch": "/data/tmp"}}).output.scratch == "/data/tmp"
+    assert Config().scratch_dir() == "/scratch"
+    assert parse_config({"batch": {"scratch_container_path": "/mnt/vol"}}).scratch_dir() == (
+        "/mnt/vol")
+    assert parse_config({"output": {"scratch": "/data/tmp"}}).scratch_dir() == "/data/tmp"
 
 
 def test_overrides_and_file_loading(tmp_path: Path) -> None:

@@ -370,13 +370,13 @@ def auto_scratch() -> Path:
     return Path(tempfile.gettempdir()) / "c4-scratch"
 
 
-def default_scratch() -> str:
-    """``output.scratch`` when unset: ``/scratch`` on AWS Batch (``AWS_BATCH_JOB_ID``) or where
-    it exists, else :func:`auto_scratch`."""
+def default_scratch(volume: str = "/scratch") -> str:
+    """``output.scratch`` when unset: the scratch ``volume`` on AWS Batch (``AWS_BATCH_JOB_ID``
+    set) or where it exists, else :func:`auto_scratch`."""
     import os
 
-    if os.environ.get("AWS_BATCH_JOB_ID") or Path("/scratch").is_dir():
-        return "/scratch"
+    if os.environ.get("AWS_BATCH_JOB_ID") or Path(volume).is_dir():
+        return volume
     return str(auto_scratch())
 
 
@@ -386,17 +386,13 @@ class OutputConfig(_Section):
     output: str = Field("c4-results",
                         description="Results store: a local directory or s3://bucket/prefix.")
     scratch: str = Field(
-        "", validate_default=True,
+        "",
         description="Local working directory; each run works in its own subfolder. Empty: "
-        "/scratch on AWS Batch (AWS_BATCH_JOB_ID set) or where /scratch exists, else "
-        "<system temp dir>/c4-scratch (created, and logged).",
+        "batch.scratch_container_path (/scratch) on AWS Batch (AWS_BATCH_JOB_ID set) or "
+        "where it exists, else <system temp dir>/c4-scratch (created, and logged).",
     )
     min_free_gb: float = Field(1.0, ge=0, description="Free scratch space needed per day, GB.")
 
-    @field_validator("scratch")
-    @classmethod
-    def _scratch(cls, v: str) -> str:
-        return v or default_scratch()
     pair_partitions: int = Field(
         64, ge=1, le=65536,
         description="Pairs are split by a hash of their name into this many partitions: one "
@@ -420,6 +416,11 @@ class Config(_Section):
         for problem in cross_section_problems(self):
             raise ValueError(problem)
         return self
+
+    def scratch_dir(self) -> str:
+        """``output.scratch``, or where a run works when it is unset (:func:`default_scratch`
+        with ``batch.scratch_container_path``)."""
+        return self.output.scratch or default_scratch(self.batch.scratch_container_path)
 
     def to_toml(self) -> str:
         """The config as TOML (stored with every result)."""

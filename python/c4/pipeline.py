@@ -172,6 +172,7 @@ class _Shard:
         self.timings = Timings()
         self.archive = open_archive(config.data, cache=self.out)
         self.stations: Stations | None = None
+        self.work_root: Path | None = None
 
     # ------------------------------------------------------------------------------ one day
     def run_day(self, day: dt.date, pre: Preprocessor, work: Path) -> dict[str, Any]:
@@ -279,16 +280,11 @@ class _Shard:
             log.info("shard %s (%d) already complete, skipping", self.label, self.index)
             self.reporter.event("shard_skipped", shard=self.index, label=self.label)
             return {**previous, "shard_skipped": True}
-        scratch = check_scratch(cfg.output.scratch, cfg.output.min_free_gb)
-        # this run's own folder: runs sharing a scratch folder never touch each other's files
-        work_root = Path(tempfile.mkdtemp(prefix=f"c4-{self.label}-", dir=scratch))
-        try:
-            return self._run(t_start, scratch, work_root)
-        finally:
-            shutil.rmtree(work_root, ignore_errors=True)
-
-    def _run(self, t_start: float, scratch: Path, work_root: Path) -> dict[str, Any]:
-        cfg = self.config
+        scratch = check_scratch(cfg.scratch_dir(), cfg.output.min_free_gb)
+        # this run's own folder (runs sharing a scratch folder never touch each other's
+        # files); run_shard removes it however the run ends
+        work_root = self.work_root = Path(tempfile.mkdtemp(prefix=f"c4-{self.label}-",
+                                                           dir=scratch))
         self.stations = load_stations(cfg.data, self.archive)
         done, skipped = [], []
         failed: dict[dt.date, str] = {}
@@ -376,4 +372,9 @@ def run_shard(config: Config, index: int, *, reporter: Reporter | None = None) -
     """Run shard ``index`` of ``config`` (see the module docstring); returns its summary (also
     written as the shard's manifest entry)."""
     rep = reporter if reporter is not None else Reporter(quiet=True)
-    return _Shard(config, index, rep).run()
+    shard = _Shard(config, index, rep)
+    try:
+        return shard.run()
+    finally:
+        if shard.work_root is not None:
+            shutil.rmtree(shard.work_root, ignore_errors=True)

@@ -186,7 +186,7 @@ def stack_command(
             from c4.rotation import rotate_results
 
             out_console.print(url)
-            url = rotate_results(url, scratch=cfg.output.scratch,
+            url = rotate_results(url, scratch=cfg.scratch_dir(),
                                  endpoint_url=cfg.data.endpoint_url, misorientation=table)
     out_console.print(url)
 

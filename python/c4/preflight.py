@@ -172,7 +172,7 @@ def check_source(config: Config) -> list[str]:
 def check_scratch_dir(config: Config) -> list[str]:
     """Problems with ``output.scratch``: missing, not writable, or below ``min_free_gb``."""
     out = config.output
-    path = Path(out.scratch)
+    path = Path(config.scratch_dir())
     auto = path == auto_scratch()
     if auto:
         path.mkdir(parents=True, exist_ok=True)
