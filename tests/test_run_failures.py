@@ -231,3 +231,17 @@ def test_no_network_is_one_line_within_seconds(archive: dict[str, Any], buckets:
     assert len(messages) == 3  # output, source, stations: each names its key
     assert messages[0].startswith("output.output: cannot reach the S3 endpoint for s3://")
     assert messages[1].startswith("data.source: cannot reach the S3 endpoint for s3://")
+
+
+@pytest.mark.skipif(Path("/scratch").is_dir(), reason="this machine has a /scratch")
+def test_local_run_without_scratch_uses_a_temp_folder(archive: dict[str, Any],
+                                                      tmp_path: Path) -> None:
+    res = run_c4("correlate", "--config", str(archive["path"]), "--index", "0",
+                 "--output", str(tmp_path / "out"), "--set", 'output.scratch=""',
+                 env={"TMPDIR": str(tmp_path)})
+    assert res.returncode == 0, res.stderr
+    records = [json.loads(line) for line in res.stderr.splitlines()]
+    assert any(r.get("message") == f"output.scratch: using {tmp_path / 'c4-scratch'} (no "
+               "/scratch here; set output.scratch to choose)" for r in records)
+    assert list((tmp_path / "c4-scratch").iterdir()) == []
+    assert (tmp_path / "out" / "shards" / "2024-01.zarr").is_dir()

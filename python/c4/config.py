@@ -372,12 +372,14 @@ def auto_scratch() -> Path:
 
 def default_scratch(volume: str = "/scratch") -> str:
     """``output.scratch`` when unset: the scratch ``volume`` on AWS Batch (``AWS_BATCH_JOB_ID``
-    set) or where it exists, else :func:`auto_scratch`."""
+    set) or where it exists, else :func:`auto_scratch` (created if missing)."""
     import os
 
     if os.environ.get("AWS_BATCH_JOB_ID") or Path(volume).is_dir():
         return volume
-    return str(auto_scratch())
+    auto = auto_scratch()
+    auto.mkdir(parents=True, exist_ok=True)
+    return str(auto)
 
 
 class OutputConfig(_Section):

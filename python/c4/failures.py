@@ -167,7 +167,8 @@ def _one(exc: BaseException) -> Failure | None:
     if isinstance(exc, UserError):
         return Failure(str(exc), "", exc.exit_code)
     if isinstance(exc, ConfigError):
-        return Failure(f"config error: {exc}", "", CONFIG)
+        return Failure(str(exc), "c4 config show --config FILE checks a config without "
+                       "running it; docs/config.md lists every key", CONFIG)
     from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
 
     for found in (_client_error(exc), _botocore(exc), _os_error(exc)):
