@@ -112,6 +112,17 @@ def test_scratch_filling_up_mid_run_names_the_path(archive: dict[str, Any],
     assert leftovers == []  # the run's folder in scratch is removed
 
 
+def test_output_filling_up_mid_run_names_the_path(archive: dict[str, Any],
+                                                  tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "tiny", "size=16k") as tiny:
+        res = run_c4("correlate", "--config", str(archive["path"]), "--index", "0",
+                     "--output", str(tiny / "results"), "--scratch", str(archive["scratch"]))
+    assert res.returncode == 1
+    err = one_error(res)
+    assert err["message"].startswith(f"no space left on the device writing {tiny}/results/")
+    assert list(archive["scratch"].iterdir()) == []
+
+
 def test_missing_source_folder_and_empty_source(archive: dict[str, Any],
                                                 tmp_path: Path) -> None:
     res = run_c4("correlate", "--config", str(archive["path"]), "--index", "0",

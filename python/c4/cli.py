@@ -98,6 +98,8 @@ def main() -> None:
         failure = explain(exc)
         if failure is None:
             raise
+        if failure.exit_code > 128:  # stopping: a second Ctrl-C must not break the last line
+            interrupts.ignore()
         if _state["verbose"]:
             from c4.redact import redact
 

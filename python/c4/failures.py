@@ -122,7 +122,8 @@ _OS = {
 }
 
 
-_PATH_NAMES = ("path", "filename", "tmp_path", "dest", "dst", "target", "file", "fname")
+_PATH_NAMES = ("path", "filename", "tmp_path", "dest", "dst", "target", "file", "fname",
+               "self")  # self: a pathlib.Path writing itself
 
 
 def _path_from_traceback(exc: BaseException) -> str | None:
@@ -138,7 +139,7 @@ def _path_from_traceback(exc: BaseException) -> str | None:
     for frame in reversed(frames):
         for name in _PATH_NAMES:
             value = frame.f_locals.get(name)
-            if isinstance(value, (str, os.PathLike)):
+            if isinstance(value, os.PathLike) or (isinstance(value, str) and name != "self"):
                 text = os.fspath(value)
                 if isinstance(text, str) and os.path.isabs(text):
                     return text
@@ -151,8 +152,8 @@ def _os_error(exc: BaseException) -> Failure | None:
     text, hint = _OS[exc.errno]
     path = exc.filename if exc.filename is not None else (
         _path_from_traceback(exc) or "(unknown path)")
-    if exc.filename2 is not None:
-        path = f"{path} -> {exc.filename2}"
+    if exc.filename2 is not None:  # a copy or rename: the destination, unless it is the
+        path = exc.filename2 if exc.errno != errno.ENOENT else path  # source that is missing
     return Failure(text.format(path=path), hint, FAILED)
 
 

@@ -19,7 +19,7 @@ import signal
 import threading
 from types import FrameType
 
-__all__ = ["Interrupted", "check", "install", "requested"]
+__all__ = ["Interrupted", "check", "ignore", "install", "requested"]
 
 _requested: list[int] = []
 
@@ -64,3 +64,10 @@ def install() -> None:
     _requested.clear()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _handler)
+
+
+def ignore() -> None:
+    """Ignore SIGINT and SIGTERM from now on (the run is already stopping)."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
