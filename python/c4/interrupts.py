@@ -19,7 +19,7 @@ import signal
 import threading
 from types import FrameType
 
-__all__ = ["Interrupted", "check", "ignore", "install", "requested"]
+__all__ = ["Interrupted", "check", "ignore", "install"]
 
 _requested: list[int] = []
 
@@ -36,11 +36,6 @@ class Interrupted(BaseException):
     def exit_code(self) -> int:
         """``128 + signal number``: 130 for SIGINT, 143 for SIGTERM."""
         return 128 + self.signum
-
-
-def requested() -> int | None:
-    """The signal that asked the run to stop, or None."""
-    return _requested[0] if _requested else None
 
 
 def check() -> None:
