@@ -43,11 +43,26 @@ import numpy as np
 import c4
 from c4 import kernels
 from c4.config import Config
+from c4.days import (
+    DayAccount,
+    DayFailed,
+    ShardEmpty,
+    ShardIncomplete,
+    clear_day_record,
+    day_record,
+    empty_shard_message,
+    input_changes,
+    input_fingerprint,
+    remove_stale_parts,
+    withdraw_day,
+    withdraw_shard,
+    write_day_record,
+)
 from c4.objstore import Location
 from c4.preprocess import ChannelTask, Preprocessor
 from c4.progress import Reporter
 from c4.shards import shard_days, shard_label
-from c4.sources import ChannelId, open_archive, select_channels
+from c4.sources import ChannelId, DayListing, open_archive, select_channels
 from c4.stacking import stack_attrs, stack_to_store
 from c4.stations import StationInfo, Stations, load_stations, pair_geometry
 from c4.store import (
@@ -63,22 +78,14 @@ from c4.store import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["STAGES", "DayFailed", "ScratchError", "ShardIncomplete", "Timings", "check_scratch",
-           "make_pairs", "run_shard"]
+__all__ = ["STAGES", "DayFailed", "ScratchError", "ShardEmpty", "ShardIncomplete", "Timings",
+           "check_scratch", "make_pairs", "run_shard"]
 
 STAGES = ("fetch", "preprocess", "spectra", "correlate", "write", "stack")
 
 
 class ScratchError(RuntimeError):
     """The scratch directory is missing or too full."""
-
-
-class DayFailed(RuntimeError):
-    """A day's files could not all be fetched (after retries): the day is not complete."""
-
-
-class ShardIncomplete(RuntimeError):
-    """Some days of the shard failed; the others are complete, a re-run retries the rest."""
 
 
 @dataclass
@@ -160,7 +167,8 @@ def make_pairs(channels: list[ChannelId], coords: dict[str, StationInfo], config
 
 
 class _Shard:
-    def __init__(self, config: Config, index: int, reporter: Reporter) -> None:
+    def __init__(self, config: Config, index: int, reporter: Reporter,
+                 redo: set[dt.date] | str | None = None) -> None:
         self.config = config
         self.index = index
         self.reporter = reporter
@@ -171,10 +179,14 @@ class _Shard:
         self.timings = Timings()
         self.archive = open_archive(config.data, cache=self.out)
         self.stations: Stations | None = None
+        self.redo = redo
+        self._listings: dict[dt.date, DayListing] = {}
 
     # ------------------------------------------------------------------------------ one day
-    def run_day(self, day: dt.date, pre: Preprocessor, work: Path) -> dict[str, Any]:
-        """Correlate one day and write its partitions; returns the day's manifest fields."""
+    def run_day(self, day: dt.date, listing: DayListing, pre: Preprocessor, work: Path
+                ) -> dict[str, Any]:
+        """Correlate one day of ``listing`` and write its partitions; returns the day's
+        manifest fields (``channels``: the :class:`c4.days.DayAccount`)."""
         cfg, p = self.config, self.config.processing
         t = Timings()
         n_parts = cfg.output.pair_partitions
@@ -182,20 +194,23 @@ class _Shard:
                                 "n_parts": n_parts}
         assert self.stations is not None
         stations = self.stations
+        account = DayAccount(listing)
         with t.stage("fetch"):
-            listing = self.archive.list_day(day)
             stations.load({c.station_id for c in listing.channels} & stations.known)
             channels = select_channels(listing.channels, cfg.data, stations.known,
                                        sampling_rate=p.sampling_rate,
                                        rates=stations.rates_on(listing.channels, day))
             coords = stations.coords_on({c.station_id for c in channels}, day)
+            account.chosen(channels, stations, coords)
             channels = [c for c in channels if c.station_id in coords]
             fetched = self.archive.fetch([k for c in channels for k in listing.keys(c)], work)
+        account.fetched(listing, fetched)
         if fetched.failed:
             raise DayFailed(f"{len(fetched.failed)} of "
                             f"{sum(len(listing.keys(c)) for c in channels)} "
                             f"files could not be fetched, e.g. {min(fetched.failed)}: "
-                            f"{fetched.failed[min(fetched.failed)]}")
+                            f"{fetched.failed[min(fetched.failed)]}", account.channels)
+        info["channels"] = account.channels
         local = fetched.local
         info["n_files"] = len(local)
         npts = round(cfg.data.day_length_s * p.sampling_rate)
@@ -213,12 +228,14 @@ class _Shard:
             inv = stations.inventory_on(c.station_id, day) if p.remove_response else None
             if p.remove_response and inv is None:
                 log.warning("dropping %s: remove_response needs StationXML metadata", c.id)
+                account.drop(c.id, "no metadata", "remove_response needs StationXML metadata")
                 continue
             tasks.append(ChannelTask(c.id, paths, start, npts, p.sampling_rate,
                                      p.min_data_fraction, p.remove_response, p.response_output,
                                      pre_filt, inv))
         with t.stage("preprocess"):
             records = pre.day(tasks)
+        account.preprocessed(records.results)
         info["n_channels"] = len(records.kept)
         kept = [ChannelId.parse(r.channel) for r in records.kept]
         pairs, table = make_pairs(kept, coords, cfg, stations.orientations_on(kept, day))
@@ -233,6 +250,7 @@ class _Shard:
             del records
         info["rejected_windows"] = dict(zip(names, spec.rejected_counts(), strict=True))
         info["windows_per_channel"] = int(spec.valid.shape[1])
+        account.windows(names, spec.rejected_counts(), info["windows_per_channel"])
         if spec.muted is not None and spec.muted.any():
             info["muted_samples"] = {c: int(m) for c, m in zip(names, spec.muted, strict=True)
                                      if m}
@@ -270,18 +288,46 @@ class _Shard:
         return info
 
     # ------------------------------------------------------------------------------ the shard
+    def listing(self, day: dt.date) -> DayListing:
+        """The day's listing (listed once per run)."""
+        if day not in self._listings:
+            self._listings[day] = self.archive.list_day(day)
+        return self._listings[day]
+
+    def why_compute(self, day: dt.date, entry: dict[str, Any] | None) -> str | None:
+        """Why ``day`` must be computed ("" when it simply is not complete), or None to keep
+        its complete entry."""
+        if self.redo == "all" or (isinstance(self.redo, set) and day in self.redo):
+            return "--redo asks for it"
+        if entry is None:
+            return ""
+        if entry.get("fingerprint") != self.fingerprint:
+            return (f"it was made with other settings (fingerprint {entry.get('fingerprint')},"
+                    f" now {self.fingerprint})")
+        assert self.stations is not None
+        why = input_changes(entry, input_fingerprint(self.listing(day), self.stations))
+        return f"its inputs changed since it was computed ({why})" if why else None
+
     def run(self) -> dict[str, Any]:
         cfg = self.config
         t_start = time.perf_counter()
+        methods = list(cfg.processing.stack_methods)
         previous = shard_entry(self.out, self.index)
-        if previous is not None and previous.get("fingerprint") == self.fingerprint:
+        self.stations = load_stations(cfg.data, self.archive)
+        if (previous is not None and previous.get("fingerprint") == self.fingerprint
+                and previous.get("stack_methods", methods) == methods
+                and all(self.why_compute(d, day_entry(self.out, d)) is None
+                        for d in self.days)):
             log.info("shard %s (%d) already complete, skipping", self.label, self.index)
             self.reporter.event("shard_skipped", shard=self.index, label=self.label)
             return previous
+        if previous is not None:  # its days or stack change from here on
+            withdraw_shard(self.out, self.index)
         scratch = check_scratch(cfg.output.scratch, cfg.output.min_free_gb)
         work_root = scratch / f"c4-shard-{self.label}"
-        self.stations = load_stations(cfg.data, self.archive)
-        done, skipped = [], []
+        done: list[dt.date] = []
+        skipped: list[dt.date] = []
+        empty: list[dt.date] = []
         failed: dict[dt.date, str] = {}
         rep = self.reporter
         rep.event("shard_start", shard=self.index, label=self.label,
@@ -289,65 +335,105 @@ class _Shard:
         with Preprocessor(cfg.processing.workers, cfg.processing.preprocess) as pre, rep.task(
                 f"shard {self.label}: days", total=len(self.days)) as task:
             for day in self.days:
-                entry = day_entry(self.out, day)
-                if entry is not None and entry.get("fingerprint") == self.fingerprint:
-                    log.info("day %s already complete, skipping", day.isoformat())
-                    skipped.append(day)
-                    task.advance()
-                    continue
-                if entry is not None:
-                    log.warning("day %s was made with other settings; recomputing", day)
-                check_scratch(scratch, cfg.output.min_free_gb)
-                work = work_root / day.isoformat()
-                work.mkdir(parents=True, exist_ok=True)
-                try:
-                    info = self.run_day(day, pre, work)
-                except DayFailed as exc:
-                    log.error("day %s failed, not marked complete: %s", day.isoformat(), exc)
-                    failed[day] = str(exc)
-                    rep.event("day_failed", shard=self.index, day=day.isoformat(),
-                              reason=str(exc))
-                    task.advance()
-                    continue
-                finally:
-                    shutil.rmtree(work, ignore_errors=True)
-                t = Timings()
-                t.add(info.pop("timings"))
-                entry = {
-                    "day": day.isoformat(), "shard": self.index, "label": self.label,
-                    "fingerprint": self.fingerprint, "c4_version": c4.__version__,
-                    "group_seconds": (cfg.processing.substack * cfg.processing.step
-                                      or cfg.data.day_length_s),
-                    **info, "timings": t.as_dict(),
-                }
-                write_day_entry(self.out, entry)
-                self.timings.add(entry["timings"])
-                done.append(day)
-                rep.event("day_done", shard=self.index, day=day.isoformat(),
-                          channels=info["n_channels"], pairs=info["n_pairs"],
-                          timings=entry["timings"])
+                state = self.run_one(day, pre, scratch, work_root / day.isoformat())
+                {"complete": done, "skipped": skipped, "empty": empty}.get(
+                    state[0], []).append(day)
+                if state[0] == "failed":
+                    failed[day] = state[1]
                 task.advance()
         shutil.rmtree(work_root, ignore_errors=True)
+        summary: dict[str, Any] = {
+            "shard": self.index, "label": self.label, "store": None,
+            "days": [d.isoformat() for d in self.days],
+            "days_computed": [d.isoformat() for d in done],
+            "days_skipped": [d.isoformat() for d in skipped],
+            "days_empty": [d.isoformat() for d in empty],
+            "days_failed": [d.isoformat() for d in sorted(failed)],
+            "fingerprint": self.fingerprint, "stack_methods": methods,
+            "c4_version": c4.__version__,
+        }
+        note = (f"; {len(empty)} day(s) had no files" if empty else "")
         if failed:
             first = min(failed)
             raise ShardIncomplete(
                 f"shard {self.label}: {len(failed)} of {len(self.days)} days failed and are not "
-                f"marked complete ({first}: {failed[first]}); the other days are kept, run the "
-                "same command again to retry the failed ones")
+                f"marked complete ({first}: {failed[first]}){note}; the other days are kept, "
+                "run the same command again to retry the failed ones", summary)
+        if len(empty) == len(self.days):
+            raise ShardEmpty(empty_shard_message(self.label, [self.listing(d) for d in empty],
+                                                 self.archive), summary)
         with self.timings.stage("stack"):
-            store = self._stack(scratch)
-        summary: dict[str, Any] = {
-            "shard": self.index, "label": self.label, "store": store,
-            "days": [d.isoformat() for d in self.days],
-            "days_computed": [d.isoformat() for d in done],
-            "days_skipped": [d.isoformat() for d in skipped],
-            "fingerprint": self.fingerprint, "c4_version": c4.__version__,
-            "timings": self.timings.as_dict(),
-            "seconds": round(time.perf_counter() - t_start, 3),
-        }
+            summary["store"] = self._stack(scratch)
+        summary["timings"] = self.timings.as_dict()
+        summary["seconds"] = round(time.perf_counter() - t_start, 3)
+        if empty:
+            log.warning("shard %s: %d of %d days had no files (%s): not marked complete; a "
+                        "re-run lists them again", self.label, len(empty), len(self.days),
+                        ", ".join(summary["days_empty"][:5])
+                        + (" ..." if len(empty) > 5 else ""))
+            rep.event("shard_incomplete", **summary)
+            return summary
         write_shard_entry(self.out, self.index, summary)
         rep.event("shard_done", **summary)
         return summary
+
+    def run_one(self, day: dt.date, pre: Preprocessor, scratch: Path, work: Path
+                ) -> tuple[str, str]:
+        """Bring ``day`` up to date: (state, detail), state one of ``skipped``, ``complete``,
+        ``empty``, ``failed``."""
+        cfg, rep = self.config, self.reporter
+        entry = day_entry(self.out, day)
+        why = self.why_compute(day, entry)
+        if why is None:
+            log.info("day %s already complete, skipping", day.isoformat())
+            return "skipped", ""
+        if why:
+            log.warning("day %s: recomputing: %s", day.isoformat(), why)
+        elif (record := day_record(self.out, day)) is not None:
+            log.info("day %s was %s before; listing it again", day.isoformat(), record["state"])
+        if entry is not None:  # never both old and new files under "complete"
+            withdraw_day(self.out, day)
+        listing = self.listing(day)
+        assert self.stations is not None
+        inputs = input_fingerprint(listing, self.stations)
+        base = {"day": day.isoformat(), "shard": self.index, "label": self.label,
+                "fingerprint": self.fingerprint, "c4_version": c4.__version__,
+                "listed": listing.where, "pattern": listing.pattern}
+        if not listing.files:
+            log.warning("day %s is empty: no files listed in %s (expected %s)", day.isoformat(),
+                        listing.where, listing.pattern)
+            write_day_record(self.out, {**base, "state": "empty", "n_other": listing.n_other,
+                                        "n_unselected": listing.n_unselected})
+            rep.event("day_empty", shard=self.index, day=day.isoformat(), listed=listing.where)
+            return "empty", ""
+        check_scratch(scratch, cfg.output.min_free_gb)
+        work.mkdir(parents=True, exist_ok=True)
+        try:
+            info = self.run_day(day, listing, pre, work)
+        except DayFailed as exc:
+            log.error("day %s failed, not marked complete: %s", day.isoformat(), exc)
+            write_day_record(self.out, {**base, "state": "failed", "reason": str(exc),
+                                        "channels": exc.channels, "inputs": inputs})
+            rep.event("day_failed", shard=self.index, day=day.isoformat(), reason=str(exc))
+            return "failed", str(exc)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        t = Timings()
+        t.add(info.pop("timings"))
+        account = DayAccount.totals(info.get("channels", {}))
+        entry = {
+            **base, "state": "complete",
+            "group_seconds": (cfg.processing.substack * cfg.processing.step
+                              or cfg.data.day_length_s),
+            **info, **account, "inputs": inputs, "timings": t.as_dict(),
+        }
+        write_day_entry(self.out, entry)
+        clear_day_record(self.out, day)
+        remove_stale_parts(self.out, day, entry["parts"])
+        self.timings.add(entry["timings"])
+        rep.event("day_done", shard=self.index, day=day.isoformat(),
+                  channels=info["n_channels"], pairs=info["n_pairs"], timings=entry["timings"])
+        return "complete", ""
 
     def _stack(self, scratch: Path) -> str | None:
         entries = [e for day in self.days
@@ -364,8 +450,10 @@ class _Shard:
         return rel if n_pairs else None
 
 
-def run_shard(config: Config, index: int, *, reporter: Reporter | None = None) -> dict[str, Any]:
+def run_shard(config: Config, index: int, *, reporter: Reporter | None = None,
+              redo: set[dt.date] | str | None = None) -> dict[str, Any]:
     """Run shard ``index`` of ``config`` (see the module docstring); returns its summary (also
-    written as the shard's manifest entry)."""
+    written as the shard's manifest entry when every day is complete). ``redo``: days (or
+    ``"all"``) to recompute even when complete (``c4 correlate --redo``)."""
     rep = reporter if reporter is not None else Reporter(quiet=True)
-    return _Shard(config, index, rep).run()
+    return _Shard(config, index, rep, redo).run()
