@@ -60,7 +60,7 @@ def same_as_clean(base: dict[str, Any], out: Path) -> None:
 
 def test_missing_source_folder_is_one_line_and_exit_1(base: dict[str, Any],
                                                       tmp_path: Path) -> None:
-    archive, cfg, path = setup(base, tmp_path)
+    archive, _, path = setup(base, tmp_path)
     typo = f"{archive}-typo"
     res = run_c4("correlate", "--config", str(path), "--index", "0", "--set",
                  f'data.source="{typo}"')

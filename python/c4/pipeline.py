@@ -2,14 +2,16 @@
 
 This is what ``c4 correlate`` (and so every Batch array child) runs. For each day of the shard:
 
-1. skip it if the manifest says it is complete with the same processing settings (log line
-   ``day YYYY-MM-DD already complete, skipping``);
+1. list the day's files (:mod:`c4.sources`, any layout) and skip it if the manifest says it is
+   complete with the same processing settings and inputs (log line ``day YYYY-MM-DD already
+   complete, skipping``; :mod:`c4.days` says when a day is recomputed and withdraws its entry
+   first); a day without files is *empty* (recorded, listed again next run);
 2. check the scratch directory (exists, ``output.min_free_gb`` free);
-3. list the day's files (:mod:`c4.sources`, any layout), take each station's metadata epoch
-   covering the day (:mod:`c4.stations`), choose channels (:func:`c4.sources.select_channels`),
-   fetch the files to scratch in parallel; a file that cannot be fetched after retries makes
-   the day *failed*: it is not marked complete, the shard finishes its other days, skips its
-   stack and raises :class:`ShardIncomplete` (``c4 correlate`` exits 1), so a re-run retries it;
+3. take each station's metadata epoch covering the day (:mod:`c4.stations`), choose channels
+   (:func:`c4.sources.select_channels`), fetch the files to scratch in parallel; a file that
+   cannot be fetched after retries makes the day *failed*: it is not marked complete, the shard
+   finishes its other days, skips its stack and raises :class:`ShardIncomplete` (``c4
+   correlate`` exits 1), so a re-run retries it;
 4. preprocess every channel (:mod:`c4.preprocess`: kernels in threads, each channel written in
    place into one row of the day's records);
 5. whitened window spectra and correlations of all pairs (Rust kernels), pairs in blocks;
@@ -19,7 +21,8 @@ This is what ``c4 correlate`` (and so every Batch array child) runs. For each da
 
 Then the shard's stacks (``processing.stack_methods``) are built from the daily files in day
 order, one pair partition at a time, and written as ``shards/<label>.zarr``, followed by the
-shard's manifest entry. Nothing
+shard's manifest entry, unless some days were empty (a shard where every day is empty raises
+:class:`ShardEmpty` naming what was listed and the key pattern expected). Nothing
 is random and the day order is fixed, so a resumed run gives bit-identical results.
 Per-stage wall times (fetch, preprocess, spectra, correlate, write, stack) are kept in the
 manifest entries and in the ``shard_done`` event.
@@ -48,15 +51,15 @@ from c4.days import (
     DayFailed,
     ShardEmpty,
     ShardIncomplete,
-    clear_day_record,
+    ShardTally,
+    complete_day,
     day_record,
-    empty_shard_message,
-    input_changes,
     input_fingerprint,
-    remove_stale_parts,
+    record_empty,
+    record_failed,
+    why_compute,
     withdraw_day,
     withdraw_shard,
-    write_day_record,
 )
 from c4.objstore import Location
 from c4.preprocess import ChannelTask, Preprocessor
@@ -71,7 +74,6 @@ from c4.store import (
     output_location,
     partition_of,
     shard_entry,
-    write_day_entry,
     write_day_part,
     write_shard_entry,
 )
@@ -288,102 +290,66 @@ class _Shard:
         return info
 
     # ------------------------------------------------------------------------------ the shard
-    def listing(self, day: dt.date) -> DayListing:
-        """The day's listing (listed once per run)."""
-        if day not in self._listings:
-            self._listings[day] = self.archive.list_day(day)
-        return self._listings[day]
-
-    def why_compute(self, day: dt.date, entry: dict[str, Any] | None) -> str | None:
-        """Why ``day`` must be computed ("" when it simply is not complete), or None to keep
-        its complete entry."""
-        if self.redo == "all" or (isinstance(self.redo, set) and day in self.redo):
-            return "--redo asks for it"
-        if entry is None:
-            return ""
-        if entry.get("fingerprint") != self.fingerprint:
-            return (f"it was made with other settings (fingerprint {entry.get('fingerprint')},"
-                    f" now {self.fingerprint})")
-        assert self.stations is not None
-        why = input_changes(entry, input_fingerprint(self.listing(day), self.stations))
-        return f"its inputs changed since it was computed ({why})" if why else None
-
     def run(self) -> dict[str, Any]:
-        cfg = self.config
+        cfg, rep = self.config, self.reporter
         t_start = time.perf_counter()
         methods = list(cfg.processing.stack_methods)
         previous = shard_entry(self.out, self.index)
         self.stations = load_stations(cfg.data, self.archive)
         if (previous is not None and previous.get("fingerprint") == self.fingerprint
                 and previous.get("stack_methods", methods) == methods
-                and all(self.why_compute(d, day_entry(self.out, d)) is None
-                        for d in self.days)):
+                and all(self.why(d, day_entry(self.out, d)) is None for d in self.days)):
             log.info("shard %s (%d) already complete, skipping", self.label, self.index)
-            self.reporter.event("shard_skipped", shard=self.index, label=self.label)
+            rep.event("shard_skipped", shard=self.index, label=self.label)
             return previous
-        if previous is not None:  # its days or stack change from here on
+        if previous is not None:  # its days or its stack change from here on
             withdraw_shard(self.out, self.index)
         scratch = check_scratch(cfg.output.scratch, cfg.output.min_free_gb)
         work_root = scratch / f"c4-shard-{self.label}"
-        done: list[dt.date] = []
-        skipped: list[dt.date] = []
-        empty: list[dt.date] = []
-        failed: dict[dt.date, str] = {}
-        rep = self.reporter
+        tally = ShardTally(self.label, self.days)
         rep.event("shard_start", shard=self.index, label=self.label,
                   first_day=self.days[0].isoformat(), last_day=self.days[-1].isoformat())
         with Preprocessor(cfg.processing.workers, cfg.processing.preprocess) as pre, rep.task(
                 f"shard {self.label}: days", total=len(self.days)) as task:
             for day in self.days:
-                state = self.run_one(day, pre, scratch, work_root / day.isoformat())
-                {"complete": done, "skipped": skipped, "empty": empty}.get(
-                    state[0], []).append(day)
-                if state[0] == "failed":
-                    failed[day] = state[1]
+                tally.add(day, *self.run_one(day, pre, scratch, work_root / day.isoformat()))
                 task.advance()
         shutil.rmtree(work_root, ignore_errors=True)
         summary: dict[str, Any] = {
-            "shard": self.index, "label": self.label, "store": None,
-            "days": [d.isoformat() for d in self.days],
-            "days_computed": [d.isoformat() for d in done],
-            "days_skipped": [d.isoformat() for d in skipped],
-            "days_empty": [d.isoformat() for d in empty],
-            "days_failed": [d.isoformat() for d in sorted(failed)],
+            "shard": self.index, "label": self.label, "store": None, **tally.fields(),
             "fingerprint": self.fingerprint, "stack_methods": methods,
-            "c4_version": c4.__version__,
-        }
-        note = (f"; {len(empty)} day(s) had no files" if empty else "")
-        if failed:
-            first = min(failed)
-            raise ShardIncomplete(
-                f"shard {self.label}: {len(failed)} of {len(self.days)} days failed and are not "
-                f"marked complete ({first}: {failed[first]}){note}; the other days are kept, "
-                "run the same command again to retry the failed ones", summary)
-        if len(empty) == len(self.days):
-            raise ShardEmpty(empty_shard_message(self.label, [self.listing(d) for d in empty],
-                                                 self.archive), summary)
+            "c4_version": c4.__version__}
+        tally.check(summary, lambda: [self.listing(d) for d in self.days], self.archive)
         with self.timings.stage("stack"):
             summary["store"] = self._stack(scratch)
         summary["timings"] = self.timings.as_dict()
         summary["seconds"] = round(time.perf_counter() - t_start, 3)
-        if empty:
-            log.warning("shard %s: %d of %d days had no files (%s): not marked complete; a "
-                        "re-run lists them again", self.label, len(empty), len(self.days),
-                        ", ".join(summary["days_empty"][:5])
-                        + (" ..." if len(empty) > 5 else ""))
+        if tally.incomplete():
             rep.event("shard_incomplete", **summary)
             return summary
         write_shard_entry(self.out, self.index, summary)
         rep.event("shard_done", **summary)
         return summary
 
+    def listing(self, day: dt.date) -> DayListing:
+        """The day's listing (listed once per run)."""
+        if day not in self._listings:
+            self._listings[day] = self.archive.list_day(day)
+        return self._listings[day]
+
+    def why(self, day: dt.date, entry: dict[str, Any] | None) -> str | None:
+        assert self.stations is not None
+        stations = self.stations
+        return why_compute(day, entry, self.fingerprint, self.redo,
+                           lambda: input_fingerprint(self.listing(day), stations))
+
     def run_one(self, day: dt.date, pre: Preprocessor, scratch: Path, work: Path
                 ) -> tuple[str, str]:
-        """Bring ``day`` up to date: (state, detail), state one of ``skipped``, ``complete``,
-        ``empty``, ``failed``."""
+        """Bring ``day`` up to date: (outcome, detail), outcome one of ``skipped``,
+        ``complete``, ``empty``, ``failed``."""
         cfg, rep = self.config, self.reporter
         entry = day_entry(self.out, day)
-        why = self.why_compute(day, entry)
+        why = self.why(day, entry)
         if why is None:
             log.info("day %s already complete, skipping", day.isoformat())
             return "skipped", ""
@@ -400,10 +366,7 @@ class _Shard:
                 "fingerprint": self.fingerprint, "c4_version": c4.__version__,
                 "listed": listing.where, "pattern": listing.pattern}
         if not listing.files:
-            log.warning("day %s is empty: no files listed in %s (expected %s)", day.isoformat(),
-                        listing.where, listing.pattern)
-            write_day_record(self.out, {**base, "state": "empty", "n_other": listing.n_other,
-                                        "n_unselected": listing.n_unselected})
+            record_empty(self.out, base, listing)
             rep.event("day_empty", shard=self.index, day=day.isoformat(), listed=listing.where)
             return "empty", ""
         check_scratch(scratch, cfg.output.min_free_gb)
@@ -411,28 +374,19 @@ class _Shard:
         try:
             info = self.run_day(day, listing, pre, work)
         except DayFailed as exc:
-            log.error("day %s failed, not marked complete: %s", day.isoformat(), exc)
-            write_day_record(self.out, {**base, "state": "failed", "reason": str(exc),
-                                        "channels": exc.channels, "inputs": inputs})
+            record_failed(self.out, base, exc, inputs)
             rep.event("day_failed", shard=self.index, day=day.isoformat(), reason=str(exc))
             return "failed", str(exc)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         t = Timings()
         t.add(info.pop("timings"))
-        account = DayAccount.totals(info.get("channels", {}))
-        entry = {
-            **base, "state": "complete",
-            "group_seconds": (cfg.processing.substack * cfg.processing.step
-                              or cfg.data.day_length_s),
-            **info, **account, "inputs": inputs, "timings": t.as_dict(),
-        }
-        write_day_entry(self.out, entry)
-        clear_day_record(self.out, day)
-        remove_stale_parts(self.out, day, entry["parts"])
-        self.timings.add(entry["timings"])
+        group_s = cfg.processing.substack * cfg.processing.step or cfg.data.day_length_s
+        complete_day(self.out, {**base, "state": "complete", "group_seconds": group_s, **info,
+                                "inputs": inputs, "timings": t.as_dict()})
+        self.timings.add(t.as_dict())
         rep.event("day_done", shard=self.index, day=day.isoformat(),
-                  channels=info["n_channels"], pairs=info["n_pairs"], timings=entry["timings"])
+                  channels=info["n_channels"], pairs=info["n_pairs"], timings=t.as_dict())
         return "complete", ""
 
     def _stack(self, scratch: Path) -> str | None:
