@@ -183,6 +183,7 @@ class _Shard:
         self.stations: Stations | None = None
         self.redo = redo
         self._listings: dict[dt.date, DayListing] = {}
+        self._listed_s: dict[dt.date, float] = {}
 
     # ------------------------------------------------------------------------------ one day
     def run_day(self, day: dt.date, listing: DayListing, pre: Preprocessor, work: Path
@@ -334,7 +335,9 @@ class _Shard:
     def listing(self, day: dt.date) -> DayListing:
         """The day's listing (listed once per run)."""
         if day not in self._listings:
+            t0 = time.perf_counter()
             self._listings[day] = self.archive.list_day(day)
+            self._listed_s[day] = time.perf_counter() - t0
         return self._listings[day]
 
     def why(self, day: dt.date, entry: dict[str, Any] | None) -> str | None:
@@ -381,6 +384,7 @@ class _Shard:
             shutil.rmtree(work, ignore_errors=True)
         t = Timings()
         t.add(info.pop("timings"))
+        t.add({"fetch": self._listed_s.get(day, 0.0)})  # the listing is part of fetching
         group_s = cfg.processing.substack * cfg.processing.step or cfg.data.day_length_s
         complete_day(self.out, {**base, "state": "complete", "group_seconds": group_s, **info,
                                 "inputs": inputs, "timings": t.as_dict()})

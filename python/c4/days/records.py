@@ -97,7 +97,7 @@ def remove_stale_parts(loc: Location, day: dt.date, parts: Iterable[int]) -> Non
 
 def record_empty(loc: Location, base: dict[str, Any], listing: DayListing) -> None:
     """Record the day of ``base`` (entry fields) as empty: nothing listed in ``listing``."""
-    log.warning("day %s is empty: no files listed in %s (expected %s)", base["day"],
+    log.info("day %s is empty: no files listed in %s (expected %s)", base["day"],
                 listing.where, listing.pattern)
     write_day_record(loc, {**base, "state": "empty", "n_other": listing.n_other,
                            "n_unselected": listing.n_unselected})
