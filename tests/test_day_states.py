@@ -58,25 +58,32 @@ def same_as_clean(base: dict[str, Any], out: Path) -> None:
         assert all(a.read_bytes() == b.read_bytes() for a, b in zip(mine, want, strict=True))
 
 
-def test_missing_source_folder_is_one_line_and_exit_1(base: dict[str, Any],
-                                                      tmp_path: Path) -> None:
+def test_missing_or_mistyped_source_folder_is_one_line(base: dict[str, Any],
+                                                       tmp_path: Path) -> None:
     archive, _, path = setup(base, tmp_path)
-    typo = f"{archive}-typo"
+    typo = f"{archive}-typo"  # missing: caught before any work (c4.preflight), exit 2
     res = run_c4("correlate", "--config", str(path), "--index", "0", "--set",
                  f'data.source="{typo}"')
+    assert res.returncode == 2, res.stderr
+    assert f"data.source: {typo} does not exist" in res.stderr and "Traceback" not in res.stderr
+
+    # the folder exists, but data.layout is not its layout: every day is empty, exit 1
+    res = run_c4("correlate", "--config", str(path), "--index", "0", "--set",
+                 'data.layout="ncedc"')
     assert res.returncode == 1, res.stderr
     assert "Traceback" not in res.stderr
     line = [x for x in res.stderr.splitlines() if "no files for any" in x]
     assert len(line) == 1, res.stderr
     assert (f"shard 2024-01: no files for any of its 2 day(s): listed "
-            f"{typo}/continuous_waveforms/2024/2024_001/ .. "
-            f"{typo}/continuous_waveforms/2024/2024_002/, expected keys like "
-            "continuous_waveforms/2024/2024_001/<NN><SSSSS><CCC><LLL>2024001.ms") in line[0]
-    assert f"data.source {typo} does not exist" in line[0]
-    out = output_dir = tmp_path / "out"
-    assert completed_days(str(out)) == set() and completed_shards(str(output_dir)) == set()
+            f"{archive}/continuous_waveforms/<NET>/2024/2024.001/ .. "
+            f"{archive}/continuous_waveforms/<NET>/2024/2024.002/, expected keys like "
+            "continuous_waveforms/<NET>/2024/2024.001/<STA>.<NET>.<CHA>.<LOC>.D.2024.001; "
+            "check data.source and data.layout") in line[0]
+    out = tmp_path / "out"
+    assert completed_days(str(out)) == set() and completed_shards(str(out)) == set()
     records = day_records(loc_of(str(out)))
     assert {d: r["state"] for d, r in records.items()} == {D1: "empty", D2: "empty"}
+    assert records[D1]["listed"] == f"{archive}/continuous_waveforms/<NET>/2024/2024.001/"
 
 
 def test_empty_day_folder_is_listed_again_and_then_processed(base: dict[str, Any],

@@ -67,16 +67,22 @@ def same_as_clean(archive: dict[str, Any], out: str) -> None:
         assert a.pairs["pair"].tolist() == b.pairs["pair"].tolist()
 
 
-def test_s3_prefix_typo_is_one_line_and_exit_1(archive: dict[str, Any], aws_env: str,
-                                               tmp_path: Path) -> None:
+def test_s3_prefix_typo_is_one_line(archive: dict[str, Any], aws_env: str,
+                                    tmp_path: Path) -> None:
     res = run_c4("correlate", "--config", str(config(archive, tmp_path, "typo", "pdz")),
-                 "--index", "0")
+                 "--index", "0")  # nothing below it: caught before any work, exit 2
+    assert res.returncode == 2, res.stderr
+    assert f"data.source: nothing below s3://{BUCKET}/pdz" in res.stderr
+
+    wrong = config(archive, tmp_path, "deep")  # data.layout that is not the archive's
+    res = run_c4("correlate", "--config", str(wrong), "--index", "0", "--set",
+                 'data.layout="sds"')
     assert res.returncode == 1, res.stderr
     assert "Traceback" not in res.stderr
-    assert (f"shard 2024-01: no files for any of its 2 day(s): listed s3://{BUCKET}/pdz/"
-            "continuous_waveforms/2024/2024_001/ .. ") in res.stderr
-    assert f"nothing is stored below s3://{BUCKET}/pdz/ (mistyped prefix?)" in res.stderr
-    assert completed_shards(f"s3://{BUCKET}/typo") == set()
+    assert (f"shard 2024-01: no files for any of its 2 day(s): listed s3://{BUCKET}/pds/2024/, "
+            "expected keys like 2024/<NET>/<STA>/<CHA>.D/<NET>.<STA>.<LOC>.<CHA>.D.2024.001; "
+            "check data.source and data.layout") in res.stderr
+    assert completed_shards(f"s3://{BUCKET}/deep") == set()
 
 
 def test_all_downloads_403_fail_the_days_then_a_rerun_completes_them(

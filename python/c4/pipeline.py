@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -184,6 +185,7 @@ class _Shard:
         self.redo = redo
         self._listings: dict[dt.date, DayListing] = {}
         self._listed_s: dict[dt.date, float] = {}
+        self.work_root: Path | None = None
 
     # ------------------------------------------------------------------------------ one day
     def run_day(self, day: dt.date, listing: DayListing, pre: Preprocessor, work: Path
@@ -302,11 +304,14 @@ class _Shard:
                 and all(self.why(d, day_entry(self.out, d)) is None for d in self.days)):
             log.info("shard %s (%d) already complete, skipping", self.label, self.index)
             rep.event("shard_skipped", shard=self.index, label=self.label)
-            return previous
+            return {**previous, "shard_skipped": True}
         if previous is not None:  # its days or its stack change from here on
             withdraw_shard(self.out, self.index)
-        scratch = check_scratch(cfg.output.scratch, cfg.output.min_free_gb)
-        work_root = scratch / f"c4-shard-{self.label}"
+        scratch = check_scratch(cfg.scratch_dir(), cfg.output.min_free_gb)
+        # this run's own folder (runs sharing a scratch folder never touch each other's
+        # files); run_shard removes it however the run ends
+        work_root = self.work_root = Path(tempfile.mkdtemp(prefix=f"c4-{self.label}-",
+                                                           dir=scratch))
         tally = ShardTally(self.label, self.days)
         rep.event("shard_start", shard=self.index, label=self.label,
                   first_day=self.days[0].isoformat(), last_day=self.days[-1].isoformat())
@@ -315,14 +320,13 @@ class _Shard:
             for day in self.days:
                 tally.add(day, *self.run_one(day, pre, scratch, work_root / day.isoformat()))
                 task.advance()
-        shutil.rmtree(work_root, ignore_errors=True)
         summary: dict[str, Any] = {
             "shard": self.index, "label": self.label, "store": None, **tally.fields(),
             "fingerprint": self.fingerprint, "stack_methods": methods,
             "c4_version": c4.__version__}
         tally.check(summary, lambda: [self.listing(d) for d in self.days], self.archive)
         with self.timings.stage("stack"):
-            summary["store"] = self._stack(scratch)
+            summary["store"] = self._stack(work_root)
         summary["timings"] = self.timings.as_dict()
         summary["seconds"] = round(time.perf_counter() - t_start, 3)
         if tally.incomplete():
@@ -414,4 +418,9 @@ def run_shard(config: Config, index: int, *, reporter: Reporter | None = None,
     written as the shard's manifest entry when every day is complete). ``redo``: days (or
     ``"all"``) to recompute even when complete (``c4 correlate --redo``)."""
     rep = reporter if reporter is not None else Reporter(quiet=True)
-    return _Shard(config, index, rep, redo).run()
+    shard = _Shard(config, index, rep, redo)
+    try:
+        return shard.run()
+    finally:
+        if shard.work_root is not None:
+            shutil.rmtree(shard.work_root, ignore_errors=True)
