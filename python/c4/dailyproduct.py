@@ -205,15 +205,25 @@ def _delete(loc: Location, bucket: str, objects: list[dict[str, str]]) -> None:
 def kept_store(loc: Location, entry: dict[str, Any]
                ) -> tuple[DailyChoice, str | None, str]:
     """(choice, store, token) of the kept product holding the day of ``entry`` (a day entry);
-    the token changes whenever the shard is written again."""
+    the token changes whenever the shard is closed again. A shard whose entry was withdrawn
+    (it is being recomputed) still has its kept product, found by its label; its token is
+    then unique (nothing cached across calls)."""
+    import uuid
+
     from c4.store import shard_entry
 
     shard = shard_entry(loc, int(entry["shard"])) if "shard" in entry else None
-    if shard is None:
+    if shard is not None:
+        token = json.dumps(shard, sort_keys=True)
+        return DailyChoice.parse(shard.get("daily", "float32")), shard.get("daily_store"), token
+    rel = f"daily/{entry.get('label')}.zarr"
+    if not loc.exists(f"{rel}/zarr.json"):
         raise FileNotFoundError(f"{loc.url}: day {entry['day']}: its work files are gone and "
-                                "its shard has no manifest entry")
-    token = json.dumps(shard, sort_keys=True)
-    return DailyChoice.parse(shard.get("daily", "float32")), shard.get("daily_store"), token
+                                "its shard kept no daily data")
+    attrs = json.loads(loc.read_bytes(f"{rel}/zarr.json")).get("attributes", {})
+    if entry["day"] not in attrs.get("days", []):
+        raise FileNotFoundError(f"{loc.url}: day {entry['day']}: not in the kept {rel}")
+    return DailyChoice.parse(attrs.get("daily", "float32")), rel, uuid.uuid4().hex
 
 
 @dataclass

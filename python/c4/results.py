@@ -248,12 +248,14 @@ def _kept_steps(loc: Location, rel: str, wanted: set[dt.date], n_days: int
 
 
 def open_daily(url: str | Path, days: Iterable[dt.date] | None = None, *,
-               endpoint_url: str = "") -> Any:
+               endpoint_url: str = "", fingerprint: str | None = None) -> Any:
     """Daily correlations as an ``xarray.Dataset`` with ``correlation`` (time, pair, lag) and
     ``n_windows`` (time, pair); one time step per day and sub-stack group (``output.daily =
     substack:N``: per block of N days, at its first day). Pairs absent on a day are NaN
     (``n_windows`` 0); days without data are absent. FileNotFoundError when no day with data
-    was kept (``output.daily = none`` keeps only the shard stacks)."""
+    was kept (``output.daily = none`` keeps only the shard stacks). Days made with different
+    settings are never mixed: a ValueError names the fingerprints unless ``fingerprint``
+    chooses the days of one."""
     from c4.dailyproduct import kept_store
 
     loc = output_location(str(url), endpoint_url)
@@ -261,10 +263,14 @@ def open_daily(url: str | Path, days: Iterable[dt.date] | None = None, *,
     results: list[tuple[DailyResult, list[np.datetime64]]] = []
     substacks: dict[str, tuple[int, set[dt.date]]] = {}
     not_kept = set()
+    prints: dict[str, list[str]] = {}
     for day in wanted:
         entry = day_entry(loc, day)
         if entry is None or not entry.get("parts"):
             continue
+        if fingerprint is not None and entry.get("fingerprint") != fingerprint:
+            continue
+        prints.setdefault(str(entry.get("fingerprint")), []).append(day.isoformat())
         if not loc.exists(daily_key(day, entry["parts"][0])):
             choice, rel, _ = kept_store(loc, entry)
             if choice.kind == "substack" and rel is not None:
@@ -278,6 +284,10 @@ def open_daily(url: str | Path, days: Iterable[dt.date] | None = None, *,
         results.append((r, [np.datetime64(day.isoformat(), "ms")
                             + np.timedelta64(round(g * group_s * 1000), "ms")
                             for g in range(r.data.shape[1])]))
+    if len(prints) > 1:
+        said = "; ".join(f"{fp}: {len(d)} day(s) from {d[0]}" for fp, d in sorted(prints.items()))
+        raise ValueError(f"{url}: the completed days were made with different settings "
+                         f"({said}); pass fingerprint= to open the days of one")
     for rel, (n, these) in substacks.items():
         found = _kept_steps(loc, rel, these, n)
         if found is not None:
@@ -299,6 +309,6 @@ def open_daily(url: str | Path, days: Iterable[dt.date] | None = None, *,
             corr[t, rows] = r.data[:, g]
             nwin[t, rows] = r.counts[:, g]
             t += 1
-    ds = make_dataset({}, lags, table, {}, extra={
+    ds = make_dataset({}, lags, table, {"fingerprint": next(iter(prints))}, extra={
         "correlation": (("time", "pair", "lag"), corr), "n_windows": (("time", "pair"), nwin)})
     return ds.assign_coords(time=[s for _, times in results for s in times])

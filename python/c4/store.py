@@ -6,6 +6,7 @@ Layout below ``output.output`` (a local directory or ``s3://bucket/prefix``)::
     shards/<label>.zarr/            a shard's stacks, label 2024-02 (month) or 2024-02-03 (day)
     stacks/<name>.zarr/             longer stacks written by `c4 stack`
     manifest/days/YYYY-MM-DD.json   a finished day (written after its daily file)
+    manifest/incomplete/YYYY-MM-DD.json a day that was empty or failed (:mod:`c4.days`)
     manifest/shards/NNNN.json       a finished shard (written after its whole Zarr store)
 
 A manifest entry is always written *last*, as one small object, so a product is complete exactly
