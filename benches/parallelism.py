@@ -37,6 +37,16 @@ from c4 import pipeline
 class Samples:
     times: list[float] = field(default_factory=list)
     working: list[int] = field(default_factory=list)
+    rss: list[int] = field(default_factory=list)
+    """Resident set size in bytes at each sample."""
+
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm", "rb") as f:
+        return int(f.read().split()[1]) * PAGE
 
 
 def _working_threads(own: int) -> int:
@@ -64,6 +74,7 @@ def sampled(interval: float = 0.01) -> Iterator[Samples]:
         own = threading.get_native_id()
         while not stop.is_set():
             out.working.append(_working_threads(own))
+            out.rss.append(_rss_bytes())
             out.times.append(time.perf_counter())
             stop.wait(interval)
 
@@ -95,13 +106,14 @@ def stage_spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, flo
 
 def shares(samples: Samples, spans: list[tuple[str, float, float]], t0: float, t1: float
            ) -> dict[str, dict[str, float]]:
-    """Seconds per stage (and ``other``) that were serial, parallel and waiting, and the mean
-    number of working threads, over ``[t0, t1]``."""
+    """Seconds per stage (and ``other``) that were serial, parallel and waiting, thread-seconds
+    (working threads x seconds) and the largest sampled RSS (``rss_max``, bytes), over
+    ``[t0, t1]``."""
     spans = sorted(spans, key=lambda s: s[1])
     starts = [s[1] for s in spans]
     out: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     prev = t0
-    for t, n in zip(samples.times, samples.working, strict=True):
+    for t, n, rss in zip(samples.times, samples.working, samples.rss, strict=True):
         if t <= t0 or t > t1:
             continue
         k = bisect.bisect_right(starts, t) - 1
@@ -111,6 +123,7 @@ def shares(samples: Samples, spans: list[tuple[str, float, float]], t0: float, t
         kind = "waiting" if n == 0 else "serial" if n == 1 else "parallel"
         out[name][kind] += dt
         out[name]["thread_seconds"] += n * dt
+        out[name]["rss_max"] = max(out[name]["rss_max"], rss)
     return {k: dict(v) for k, v in out.items()}
 
 

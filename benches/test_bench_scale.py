@@ -9,12 +9,16 @@ cores. Recorded per size (printed and in the benchmark's ``extra_info``):
 
 - wall time, process CPU time, peak RSS (``VmHWM``), bytes written to the store;
 - each stage's share of the wall time and its serial share (:mod:`parallelism`: intervals in
-  which at most one thread of the process is working), and the whole run's serial share.
+  which at most one thread of the process is working), the whole run's serial share, and the
+  same without the shard stack (the day's own stages); the writer thread's busy time (writes
+  overlap the next partition's correlation, so stage ``write`` is only the wait for it).
 
 ``test_partitions_*`` compares, on the same synthetic spectra of that many channels, the
 correlation of all pairs in one kernel call with the pipeline's partitioned loop
-(:func:`c4.daywork.correlate_partitions`, 64 partitions, writing disabled) and with the former
-partitions by a CRC-32 of the pair name, interleaved, in ms per pair-day.
+(:func:`c4.daywork.correlate_partitions`, 64 partitions, writing disabled; as configured, i.e.
+whole partitions grouped into calls of up to ``pair_block`` pairs, and with one partition per
+call, as at 1500 channels where a partition fills a call) and with the former partitions by a
+CRC-32 of the pair name, interleaved, in ms per pair-day.
 
 In smoke mode (``--benchmark-disable``) one 16-channel, 3-hour day runs once.
 """
@@ -30,11 +34,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from c4 import kernels
+from c4 import kernels, pipeline
 from c4.config import parse_config
 from c4.daywork import correlate_partitions
 from c4.pipeline import STAGES, Timings, run_shard
 from c4.sources import ChannelId, scedc_key
+from c4.store import partition_of
 from conftest import Sizes
 from obspy import Trace, UTCDateTime
 from obspy.core.inventory import Channel, Inventory, Network, Station
@@ -116,8 +121,18 @@ def test_scale_day(benchmark, request: pytest.FixtureRequest, pool: Path, sizes:
                    "min_free_gb": 0, "pair_partitions": PARTITIONS},
     })
     runs: list[dict[str, object]] = []
+    writer = {"seconds": 0.0}
+    write_day_part = pipeline.write_day_part
+
+    def timed_write(*args: object) -> None:
+        t0 = time.perf_counter()
+        write_day_part(*args)
+        writer["seconds"] += time.perf_counter() - t0
+
+    monkeypatch.setattr(pipeline, "write_day_part", timed_write)
 
     def one() -> None:
+        writer["seconds"] = 0.0
         shutil.rmtree(tmp_path / "out", ignore_errors=True)
         reset_peak_rss()
         with stage_spans(monkeypatch) as spans, sampled() as samples:
@@ -142,7 +157,11 @@ def test_scale_day(benchmark, request: pytest.FixtureRequest, pool: Path, sizes:
         "bytes_written_gib": round(_bytes_under(tmp_path / "out") / 2**30, 3),
         "ms_per_pair_day_correlate": round(summary["timings"]["correlate"] / n_pairs * 1e3,
                                            4),
+        "writer_busy_s": round(writer["seconds"], 2),
         "serial_share": round(sum(serial.values()) / wall, 3),
+        "serial_share_without_stack": round(
+            sum(v for k, v in serial.items() if k != "stack")
+            / (wall - summary["timings"]["stack"]), 3),
         "waiting_share": round(sum(v.get("waiting", 0.0) for v in threads.values()) / wall,
                                3),
         "uptime": os.getloadavg(),
@@ -153,6 +172,7 @@ def test_scale_day(benchmark, request: pytest.FixtureRequest, pool: Path, sizes:
                                                                 "waiting")))
         info[f"share_{k}"] = round(seconds / wall, 3)
         info[f"serial_{k}"] = round(serial.get(k, 0.0) / wall, 3)
+        info[f"rss_gib_{k}"] = round(threads.get(k, {}).get("rss_max", 0.0) / 2**30, 2)
     benchmark.extra_info.update(info)
     print(f"\nscale {channels} channels: {info}")
 
@@ -199,13 +219,21 @@ def test_partitions_vs_one_call(benchmark, request: pytest.FixtureRequest, sizes
         correlate_partitions(DAY, spec, ids, pairs, table, PARTITIONS, p,
                              lambda result, part: written.append(part), Timings())
 
+    biggest = int(np.bincount(partition_of(names, PARTITIONS)).max())
+    one_part = p.model_copy(update={"pair_block": biggest})
+
+    def partition_per_call() -> None:
+        correlate_partitions(DAY, spec, ids, pairs, table, PARTITIONS, one_part,
+                             lambda result, part: written.append(part), Timings())
+
     def by_pair_hash() -> None:
         for part in range(PARTITIONS):
             rows = np.ascontiguousarray(pairs[crc == part])
             if len(rows):
                 kernels.correlate(spec, rows, p.maxlag, threads=p.threads or None)
 
-    arms = {"one_call": one_call, "partitioned": partitioned}
+    arms = {"one_call": one_call, "partitioned": partitioned,
+            "partition_per_call": partition_per_call}
     if not _smoke(request):
         arms["pair_hash"] = by_pair_hash
     times: dict[str, list[float]] = {k: [] for k in arms}
@@ -222,6 +250,8 @@ def test_partitions_vs_one_call(benchmark, request: pytest.FixtureRequest, sizes
     ms = {k: float(np.median(v)) / len(pairs) * 1e3 for k, v in times.items()}
     info: dict[str, object] = {f"ms_per_pair_day_{k}": round(v, 4) for k, v in ms.items()}
     info["partitioned_over_one_call"] = round(ms["partitioned"] / ms["one_call"], 3)
+    info["partition_per_call_over_one_call"] = round(ms["partition_per_call"] / ms["one_call"],
+                                                     3)
     if "pair_hash" in ms:
         info["pair_hash_over_one_call"] = round(ms["pair_hash"] / ms["one_call"], 3)
     info["uptime"] = os.getloadavg()

@@ -119,7 +119,8 @@ def _spectra(n: int, invalid_channel: int) -> kernels.Spectra:
     return kernels.Spectra.from_complex(data, valid, offset=1, nfft=128, fs=1.0)
 
 
-def test_partitions_hold_every_pair_once_with_the_one_call_bits() -> None:
+@pytest.mark.parametrize("pair_block", [7, 60, 10000])  # partitions split, grouped, one call
+def test_partitions_hold_every_pair_once_with_the_one_call_bits(pair_block: int) -> None:
     n = 23
     spec = _spectra(n, invalid_channel=4)
     ids = [f"XX.S{k:02d}..HHZ" for k in range(n)]
@@ -128,7 +129,7 @@ def test_partitions_hold_every_pair_once_with_the_one_call_bits() -> None:
     names = np.array([f"{ids[i]}_{ids[j]}" for i, j in pairs])
     table = {"pair": names, "distance_km": np.arange(len(pairs), dtype=np.float64)}
     cfg = parse_config({"processing": {"sampling_rate": 1.0, "freqmin": 0.1, "freqmax": 0.4,
-                                       "maxlag": 20.0, "pair_block": 7}})
+                                       "maxlag": 20.0, "pair_block": pair_block}})
     whole = kernels.correlate(spec, pairs, 20.0)
     got: list[tuple[int, DailyResult]] = []
     t = Timings()

@@ -3,11 +3,11 @@
 :func:`make_pairs` lists the channel pairs of a day with their coordinates (vectorised: 1.1 M
 pairs of 1500 channels take a fraction of a second; the geodesic of each *station* pair is
 computed once per shard and cached). :func:`correlate_partitions` correlates the pairs one
-pair partition at a time (:func:`c4.store.partition_of`: blocks of source channels x blocks of
-receiver channels, so each kernel call keeps the 16 x 16 channel tiles of the whole day's call)
-and hands each partition to a writer thread while the next one is correlated: at most two
-partitions' correlations are in memory, and the main thread copies nothing (the kernel's output
-is passed on as it is, already in pair-name order).
+pair partition (:func:`c4.store.partition_of`: blocks of source channels x blocks of receiver
+channels) at a time, several small partitions per kernel call, so every call keeps the 16 x 16
+channel tiles of the whole day's call, and hands each partition to a writer thread while the
+next call runs: at most two calls' correlations are in memory, and the main thread copies
+nothing (each partition is a view of the kernel's output, already in pair-name order).
 """
 
 from __future__ import annotations
@@ -130,53 +130,89 @@ def _correlate(spec: kernels.Spectra, rows: np.ndarray, p: ProcessingConfig,
     return kernels.Correlations(out, counts, cc.lags)
 
 
+def _partition_order(part_of: np.ndarray, names: np.ndarray) -> np.ndarray:
+    """Pair indices sorted by partition, then by pair name (the order written)."""
+    order = np.argsort(part_of, kind="stable")
+    sorted_names = names[order]
+    same = part_of[order][1:] == part_of[order][:-1]
+    if bool(np.all(sorted_names[1:][same] >= sorted_names[:-1][same])):
+        return order  # pairs come in channel order, which is name order: nothing to sort
+    return np.lexsort((names, part_of))
+
+
+def _groups(counts: np.ndarray, limit: int) -> list[tuple[int, int]]:
+    """Consecutive runs ``[first, last)`` of partitions holding at most ``limit`` pairs
+    together (a partition larger than ``limit`` is a run of its own)."""
+    runs, first, total = [], 0, 0
+    for k, n in enumerate(counts.tolist()):
+        if k > first and total + n > limit:
+            runs.append((first, k))
+            first, total = k, 0
+        total += n
+    if len(counts):
+        runs.append((first, len(counts)))
+    return runs
+
+
 def correlate_partitions(
     day: dt.date, spec: kernels.Spectra, channels: list[str], pairs: np.ndarray,
     table: dict[str, np.ndarray], n_parts: int, p: ProcessingConfig,
     write: Callable[[DailyResult, int], None], t: Timings,
 ) -> DayParts:
     """Correlate ``pairs`` (channel indices into ``spec`` and ``channels``, the channel ids)
-    one partition of :func:`c4.store.partition_of` at a time and ``write(result, part)`` each
-    partition's pairs that have a common valid window, sorted by pair name.
+    and ``write(result, part)`` the pairs of each partition of :func:`c4.store.partition_of`
+    that have a common valid window, sorted by pair name, partitions in ascending order.
 
-    ``write`` runs in one writer thread, overlapping the next partition's correlation; stage
-    ``correlate`` of ``t`` is the kernel time, ``write`` the time spent waiting for the writer.
+    Pairs are sorted by partition and each kernel call takes as many whole partitions as fit
+    in ``p.pair_block`` pairs (a larger partition is split over several calls), so small
+    partitions still fill the kernel's tiles; each partition's result is a view of the call's
+    output. ``write`` runs in one writer thread, overlapping the next call: at most two calls'
+    outputs (about 2 x ``pair_block`` pairs) are held. Stage ``correlate`` of ``t`` is the
+    kernel time, ``write`` the time spent waiting for the writer.
     """
     threads = p.threads or None
     n_blocks = partition_blocks(n_parts)
     blocks = channel_blocks(channels, n_blocks)
     part_of = blocks[pairs[:, 0]] * n_blocks + blocks[pairs[:, 1]]
-    names = table["pair"]
+    order = _partition_order(part_of, table["pair"])
+    parts, counts = np.unique(part_of, return_counts=True)
+    starts = np.concatenate([[0], np.cumsum(counts)])
     done = DayParts()
-    pending: Future[None] | None = None
+    written: list[Future[None]] = []
     with ThreadPoolExecutor(1, thread_name_prefix="c4-write") as writer:
-        for part in np.unique(part_of).tolist():
-            sel = np.flatnonzero(part_of == part)
-            if len(sel) > 1 and not bool(np.all(names[sel][1:] >= names[sel][:-1])):
-                sel = sel[np.argsort(names[sel], kind="stable")]
-            with t.stage("correlate"):
-                cc = _correlate(spec, pairs[sel], p, threads)
-            keep = cc.counts.any(axis=1)
-            n_keep = int(np.count_nonzero(keep))
-            done.n_dropped += len(sel) - n_keep
-            if n_keep == 0:
-                continue
-            if n_keep < len(sel):
-                sel = sel[keep]
-                data, counts = cc.data[keep], cc.counts[keep]
-            else:
-                data, counts = cc.data, cc.counts
-            result = DailyResult(day, data, counts, cc.lags,
-                                 {k: v[sel] for k, v in table.items()})
-            del cc, data, counts
+        try:
+            for g0, g1 in _groups(counts, p.pair_block):
+                with t.stage("write"):  # the outputs of two calls ago are written
+                    for f in written[:-1]:
+                        f.result()
+                    del written[:-1]
+                lo, hi = int(starts[g0]), int(starts[g1])
+                with t.stage("correlate"):
+                    cc = _correlate(spec, pairs[order[lo:hi]], p, threads)
+                pending = []
+                for k in range(g0, g1):
+                    a, b = int(starts[k]) - lo, int(starts[k + 1]) - lo
+                    sel = order[lo + a:lo + b]
+                    data, n_win = cc.data[a:b], cc.counts[a:b]
+                    keep = n_win.any(axis=1)
+                    n_keep = int(np.count_nonzero(keep))
+                    done.n_dropped += len(sel) - n_keep
+                    if n_keep == 0:
+                        continue
+                    if n_keep < len(sel):
+                        sel, data, n_win = sel[keep], data[keep], n_win[keep]
+                    result = DailyResult(day, data, n_win, cc.lags,
+                                         {name: v[sel] for name, v in table.items()})
+                    pending.append(writer.submit(write, result, int(parts[k])))
+                    done.parts.append(int(parts[k]))
+                    done.n_pairs += n_keep
+                del cc
+                if pending:
+                    written.append(pending[-1])
             with t.stage("write"):
-                if pending is not None:
-                    pending.result()
-            pending = writer.submit(write, result, part)
-            del result
-            done.parts.append(part)
-            done.n_pairs += len(sel)
-        with t.stage("write"):
-            if pending is not None:
-                pending.result()
+                for f in written:
+                    f.result()
+        except BaseException:
+            writer.shutdown(wait=True, cancel_futures=True)
+            raise
     return done
