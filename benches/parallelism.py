@@ -39,6 +39,8 @@ class Samples:
     working: list[int] = field(default_factory=list)
     rss: list[int] = field(default_factory=list)
     """Resident set size in bytes at each sample."""
+    cpu: list[float] = field(default_factory=list)
+    """CPU seconds of the process (all threads, user + system) at each sample."""
 
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -75,6 +77,7 @@ def sampled(interval: float = 0.01) -> Iterator[Samples]:
         while not stop.is_set():
             out.working.append(_working_threads(own))
             out.rss.append(_rss_bytes())
+            out.cpu.append(sum(os.times()[:2]))
             out.times.append(time.perf_counter())
             stop.wait(interval)
 
@@ -107,14 +110,17 @@ def stage_spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, flo
 def shares(samples: Samples, spans: list[tuple[str, float, float]], t0: float, t1: float
            ) -> dict[str, dict[str, float]]:
     """Seconds per stage (and ``other``) that were serial, parallel and waiting, thread-seconds
-    (working threads x seconds) and the largest sampled RSS (``rss_max``, bytes), over
-    ``[t0, t1]``."""
+    (working threads x seconds), CPU seconds (``cpu``) and the largest sampled RSS
+    (``rss_max``, bytes), over ``[t0, t1]``."""
     spans = sorted(spans, key=lambda s: s[1])
     starts = [s[1] for s in spans]
     out: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     prev = t0
-    for t, n, rss in zip(samples.times, samples.working, samples.rss, strict=True):
+    prev_cpu = None
+    for t, n, rss, cpu in zip(samples.times, samples.working, samples.rss, samples.cpu,
+                              strict=True):
         if t <= t0 or t > t1:
+            prev_cpu = cpu
             continue
         k = bisect.bisect_right(starts, t) - 1
         name = spans[k][0] if k >= 0 and spans[k][2] >= t else "other"
@@ -124,6 +130,8 @@ def shares(samples: Samples, spans: list[tuple[str, float, float]], t0: float, t
         out[name][kind] += dt
         out[name]["thread_seconds"] += n * dt
         out[name]["rss_max"] = max(out[name]["rss_max"], rss)
+        out[name]["cpu"] += cpu - (cpu if prev_cpu is None else prev_cpu)
+        prev_cpu = cpu
     return {k: dict(v) for k, v in out.items()}
 
 

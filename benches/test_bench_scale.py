@@ -173,6 +173,7 @@ def test_scale_day(benchmark, request: pytest.FixtureRequest, pool: Path, sizes:
         info[f"share_{k}"] = round(seconds / wall, 3)
         info[f"serial_{k}"] = round(serial.get(k, 0.0) / wall, 3)
         info[f"rss_gib_{k}"] = round(threads.get(k, {}).get("rss_max", 0.0) / 2**30, 2)
+        info[f"cpu_s_{k}"] = round(threads.get(k, {}).get("cpu", 0.0), 2)
     benchmark.extra_info.update(info)
     print(f"\nscale {channels} channels: {info}")
 
