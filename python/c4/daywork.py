@@ -29,7 +29,12 @@ from c4.store import DailyResult, channel_blocks, partition_blocks
 if TYPE_CHECKING:
     from c4.pipeline import Timings
 
-__all__ = ["DayParts", "GeometryCache", "correlate_partitions", "make_pairs"]
+__all__ = ["CALL_PAIRS", "DayParts", "GeometryCache", "correlate_partitions", "make_pairs"]
+
+CALL_PAIRS = 4096
+"""Most pairs of several whole partitions put into one kernel call: enough to fill its 16 x 16
+channel tiles, few enough that the writes of the day's last call (which nothing overlaps) are
+short."""
 
 GeometryCache = dict[tuple[float, float, float, float], tuple[float, float, float]]
 """(distance km, azimuth, back-azimuth) per (source lat, lon, receiver lat, lon)."""
@@ -164,10 +169,11 @@ def correlate_partitions(
     that have a common valid window, sorted by pair name, partitions in ascending order.
 
     Pairs are sorted by partition and each kernel call takes as many whole partitions as fit
-    in ``p.pair_block`` pairs (a larger partition is split over several calls), so small
-    partitions still fill the kernel's tiles; each partition's result is a view of the call's
-    output. ``write`` runs in one writer thread, overlapping the next call: at most two calls'
-    outputs (about 2 x ``pair_block`` pairs) are held. Stage ``correlate`` of ``t`` is the
+    in :data:`CALL_PAIRS` (and ``p.pair_block``) pairs; a partition larger than that is a call
+    of its own, split into calls of ``p.pair_block`` pairs. Small partitions so still fill the
+    kernel's tiles; each partition's result is a view of the call's output. ``write`` runs in
+    one writer thread, overlapping the next call: at most two calls' outputs (at most
+    2 x ``pair_block`` pairs) are held. Stage ``correlate`` of ``t`` is the
     kernel time, ``write`` the time spent waiting for the writer.
     """
     threads = p.threads or None
@@ -181,7 +187,7 @@ def correlate_partitions(
     written: list[Future[None]] = []
     with ThreadPoolExecutor(1, thread_name_prefix="c4-write") as writer:
         try:
-            for g0, g1 in _groups(counts, p.pair_block):
+            for g0, g1 in _groups(counts, min(CALL_PAIRS, p.pair_block)):
                 with t.stage("write"):  # the outputs of two calls ago are written
                     for f in written[:-1]:
                         f.result()
