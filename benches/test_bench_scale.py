@@ -18,7 +18,7 @@ correlation of all pairs in one kernel call with the pipeline's partitioned loop
 (:func:`c4.daywork.correlate_partitions`, 64 partitions, writing disabled; as configured, i.e.
 whole partitions grouped into calls of up to ``pair_block`` pairs, and with one partition per
 call, as at 1500 channels where a partition fills a call) and with the former partitions by a
-CRC-32 of the pair name, interleaved, in ms per pair-day.
+CRC-32 of the pair name, interleaved (one round in each order), in ms per pair-day.
 
 In smoke mode (``--benchmark-disable``) one 16-channel, 3-hour day runs once.
 """
@@ -240,8 +240,8 @@ def test_partitions_vs_one_call(benchmark, request: pytest.FixtureRequest, sizes
     times: dict[str, list[float]] = {k: [] for k in arms}
 
     def rounds() -> None:
-        for _ in range(1 if _smoke(request) else 2):
-            for name, arm in arms.items():
+        for r in range(1 if _smoke(request) else 2):  # forwards, then backwards
+            for name, arm in list(arms.items())[::1 if r % 2 == 0 else -1]:
                 t0 = time.perf_counter()
                 arm()
                 times[name].append(time.perf_counter() - t0)
