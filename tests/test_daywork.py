@@ -5,17 +5,29 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
+import c4
 import numpy as np
 import pytest
-from c4 import kernels
+from c4 import kernels, pipeline, stacking
 from c4.config import parse_config
 from c4.daywork import correlate_partitions, make_pairs
 from c4.pipeline import Timings
 from c4.sources import ChannelId
 from c4.stations import StationInfo, pair_geometry
-from c4.store import DailyResult, channel_blocks, partition_of
+from c4.store import (
+    DailyResult,
+    channel_blocks,
+    day_entry,
+    output_location,
+    partition_of,
+    read_daily,
+    write_day_entry,
+    write_day_part,
+)
+from pipeline_helpers import small_archive, small_config
 
 DAY = dt.date(2024, 3, 1)
 
@@ -182,3 +194,43 @@ def test_non_finite_values_are_refused_by_name(call: Any, message: str, value: f
         call(x)
     x[2, 8] = np.finfo(np.float32).max
     call(x)
+
+
+def test_days_of_the_former_pair_hash_partitions_are_repartitioned(tmp_path: Path) -> None:
+    """A store whose older days hold partitions by a CRC-32 of the pair name (an earlier c4,
+    no ``partitioning`` in the day entry) stacks each pair once, with all its days."""
+    arch = small_archive(tmp_path / "archive", n_stations=5, day_length_s=3600.0)
+    (tmp_path / "scratch").mkdir()
+    cfg = small_config(arch, tmp_path / "out", tmp_path / "scratch", data={"shard": "day"},
+                       stack_methods=["linear"])
+    cfg.output.pair_partitions = 4
+    for index in (0, 1):
+        pipeline.run_shard(cfg, index)
+    loc = output_location(cfg.output.output)
+    old_day = dt.date.fromisoformat(arch["start"].isoformat())
+    whole = read_daily(loc, old_day)
+    entry = day_entry(loc, old_day)
+    assert entry is not None and entry.pop("partitioning") == "channel-blocks"
+    for f in (tmp_path / "out" / "daily" / old_day.isoformat()).glob("part-*.npz"):
+        f.unlink()
+    legacy = np.array([zlib.crc32(str(n).encode()) % 4 for n in whole.pairs["pair"]])
+    for part in sorted(set(legacy.tolist())):
+        write_day_part(loc, whole.select(legacy == part), part, tmp_path / "scratch")
+    entry["parts"] = sorted(set(legacy.tolist()))
+    write_day_entry(loc, entry)
+    assert (legacy != partition_of(whole.pairs["pair"], 4)).any()
+    batches = list(stacking.daily_batches(loc, stacking.data_entries(loc), 4, limit=1))
+    assert len(batches) > 1  # one partition per batch: every pair in one of them, both days
+    names = [n for batch in batches for n in set().union(*(r.pairs["pair"] for r in batch))]
+    assert sorted(names) == sorted(whole.pairs["pair"])
+    for batch in batches:
+        assert len(batch) == 2 and {str(n) for n in batch[0].pairs["pair"]} == {
+            str(n) for n in batch[1].pairs["pair"]}
+    ds = c4.open_results(stacking.stack_results(cfg, name="both"))
+    assert sorted(ds.pair.values) == sorted(whole.pairs["pair"]) == sorted(set(ds.pair.values))
+    assert ds.n_days.values.tolist() == [2] * ds.sizes["pair"]
+    new = read_daily(loc, old_day + dt.timedelta(days=1))
+    for name in ds.pair.values:
+        days = [r.data[list(r.pairs["pair"]).index(name), 0] for r in (whole, new)]
+        np.testing.assert_allclose(ds.linear.sel(pair=name).values, np.mean(days, axis=0),
+                                   rtol=1e-5, atol=1e-7)

@@ -51,6 +51,7 @@ from c4.sources import ChannelId, open_archive, select_channels
 from c4.stacking import stack_attrs, stack_to_store
 from c4.stations import Stations, load_stations
 from c4.store import (
+    PARTITIONING,
     day_entry,
     output_location,
     shard_entry,
@@ -136,7 +137,7 @@ class _Shard:
         t = Timings()
         n_parts = cfg.output.pair_partitions
         info: dict[str, Any] = {"n_files": 0, "n_channels": 0, "n_pairs": 0, "parts": [],
-                                "n_parts": n_parts}
+                                "n_parts": n_parts, "partitioning": PARTITIONING}
         assert self.stations is not None
         stations = self.stations
         with t.stage("fetch"):

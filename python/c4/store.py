@@ -106,6 +106,12 @@ class DailyResult:
                            {k: v[rows] for k, v in self.pairs.items()})
 
 
+PARTITIONING = "channel-blocks"
+"""Day entries' ``partitioning``: the scheme of :func:`partition_of`. Days without it were
+written by an earlier c4 that partitioned by a hash of the pair name; they are re-partitioned
+when read."""
+
+
 def partition_blocks(n_parts: int) -> int:
     """Channel blocks per side of ``n_parts`` pair partitions: ``floor(sqrt(n_parts))``."""
     if n_parts < 1:
@@ -173,8 +179,9 @@ def read_partition(loc: Location, day: dt.date, entry: dict[str, Any], part: int
                    n_parts: int) -> DailyResult | None:
     """The pairs of ``day`` in partition ``part`` of ``n_parts``, or None if it has none.
 
-    Days written with another number of partitions are read whole and filtered (slower)."""
-    if entry.get("n_parts") == n_parts:
+    Days written with another number of partitions or another partitioning (an earlier c4)
+    are read whole and filtered (slower)."""
+    if entry.get("n_parts") == n_parts and entry.get("partitioning") == PARTITIONING:
         return read_daily(loc, day, part) if part in entry.get("parts", []) else None
     whole = read_daily(loc, day)
     mask = partition_of(whole.pairs["pair"], n_parts) == part
