@@ -12,10 +12,13 @@ on one real-rate day through the shard code (``benches/RESULTS.md``, "Scale rehe
 - :data:`WHITEN_VCPU_S_PER_CHANNEL_DAY` and :data:`CORRELATE_VCPU_S_PER_PAIR_DAY`: CPU seconds
   of the spectra stage per channel-day and of the correlate, write and stack stages per
   pair-day in ``benches/test_bench_scale.py`` (NoisePy's defaults: 20 Hz, cc_len 1800 s,
-  step 450 s, 0.05-2 Hz, the QC day pass; 128 and 256 channels), rounded up;
+  step 450 s, 0.05-2 Hz, the QC day pass; 56-57 ms per channel-day and 1.2-1.5 ms per
+  pair-day at 256 and 512 channels, most of it the shard stack), rounded up;
 - :data:`SERIAL_S_PER_PAIR_DAY`: the seconds per pair-day in which only one thread of the
-  process works (the same benchmark's serial share: mostly the shard stack); while it runs
-  the other vCPUs of the child idle, so it costs ``batch.vcpus`` vCPU-seconds per second;
+  process works (the same benchmark's serial share, 27-31 % of the wall time at 256 and 512
+  channels, scaled to an unloaded core: 0.2-0.4 ms per pair-day; mostly the shard stack); while
+  it runs the other vCPUs of the child idle, so it costs ``batch.vcpus`` vCPU-seconds per
+  second;
 - :data:`PREPROCESS_VCPU_S_PER_CHANNEL_DAY` covers download, miniSEED decoding, merging,
   anti-alias decimation and detrending of a 100 Hz channel-day on the kernels path
   (``benches/test_bench_preprocess.py``: 76 ms per channel-day on 2 vCPUs), and
@@ -45,10 +48,10 @@ from c4.batch import prices
 from c4.config import Config
 from c4.shards import shard_days
 
-WHITEN_VCPU_S_PER_CHANNEL_DAY = 0.07
+WHITEN_VCPU_S_PER_CHANNEL_DAY = 0.06
 """Windowing, QC day pass, FFT and whitening of one channel-day, vCPU-seconds (benches: scale,
 spectra stage)."""
-CORRELATE_VCPU_S_PER_PAIR_DAY = 0.0012
+CORRELATE_VCPU_S_PER_PAIR_DAY = 0.0015
 """Correlation, writing and stacking of one pair-day, vCPU-seconds (benches: scale)."""
 SERIAL_S_PER_PAIR_DAY = 0.0004
 """Seconds per pair-day in which one thread of the child works and the others wait (benches:
