@@ -15,10 +15,11 @@ on one real-rate day through the shard code (``benches/RESULTS.md``, "Scale rehe
   step 450 s, 0.05-2 Hz, the QC day pass; 56-57 ms per channel-day and 1.2-1.5 ms per
   pair-day at 256 and 512 channels, most of it the shard stack), rounded up;
 - :data:`SERIAL_S_PER_PAIR_DAY`: the seconds per pair-day in which only one thread of the
-  process works (the same benchmark's serial share, 27-31 % of the wall time at 256 and 512
-  channels, scaled to an unloaded core: 0.2-0.4 ms per pair-day; mostly the shard stack); while
-  it runs the other vCPUs of the child idle, so it costs ``batch.vcpus`` vCPU-seconds per
-  second;
+  process works: the shard stack's serial part (the same benchmark's serial share, 23-28 % of
+  the wall time at 256 and 512 channels, ~0.3 ms per pair-day on an unloaded core) and the
+  writer of the daily files (0.18-0.42 ms per pair-day on one thread; on 2 vCPUs it hides behind
+  the correlation, on 32 it no longer does); while it runs the other vCPUs of the child idle, so
+  it costs ``batch.vcpus`` vCPU-seconds per second;
 - :data:`PREPROCESS_VCPU_S_PER_CHANNEL_DAY` covers download, miniSEED decoding, merging,
   anti-alias decimation and detrending of a 100 Hz channel-day on the kernels path
   (``benches/test_bench_preprocess.py``: 76 ms per channel-day on 2 vCPUs), and
@@ -53,7 +54,7 @@ WHITEN_VCPU_S_PER_CHANNEL_DAY = 0.06
 spectra stage)."""
 CORRELATE_VCPU_S_PER_PAIR_DAY = 0.0015
 """Correlation, writing and stacking of one pair-day, vCPU-seconds (benches: scale)."""
-SERIAL_S_PER_PAIR_DAY = 0.0004
+SERIAL_S_PER_PAIR_DAY = 0.0006
 """Seconds per pair-day in which one thread of the child works and the others wait (benches:
 scale, serial share; re-measure when stacking or writing change)."""
 PREPROCESS_VCPU_S_PER_CHANNEL_DAY = 0.16
