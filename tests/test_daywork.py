@@ -166,19 +166,29 @@ def test_partitions_hold_every_pair_once_with_the_one_call_bits(pair_block: int)
 
 
 def test_a_failing_write_fails_the_day() -> None:
-    spec = _spectra(6, invalid_channel=0)
-    ids = [f"XX.S{k:02d}..HHZ" for k in range(6)]
-    ii, jj = np.triu_indices(6, k=1)
+    spec = _spectra(12, invalid_channel=0)
+    ids = [f"XX.S{k:02d}..HHZ" for k in range(12)]
+    ii, jj = np.triu_indices(12, k=1)
     pairs = np.stack([ii, jj], axis=1).astype(np.int64)
     table = {"pair": np.array([f"{ids[i]}_{ids[j]}" for i, j in pairs])}
     cfg = parse_config({"processing": {"sampling_rate": 1.0, "freqmin": 0.1, "freqmax": 0.4,
                                        "maxlag": 20.0}})
 
-    def boom(result: DailyResult, part: int) -> None:
-        raise OSError("disk full")
+    parts = sorted(set(partition_of(table["pair"], 4).tolist()))
+    assert len(parts) > 2
+    for failing in (parts[0], parts[1], parts[-1]):  # first, middle and last of the one call
+        written: list[int] = []
 
-    with pytest.raises(OSError, match="disk full"):
-        correlate_partitions(DAY, spec, ids, pairs, table, 4, cfg.processing, boom, Timings())
+        def boom(result: DailyResult, part: int, failing: int = failing,
+                 written: list[int] = written) -> None:
+            if part == failing:
+                raise OSError("disk full")
+            written.append(part)
+
+        with pytest.raises(OSError, match="disk full"):
+            correlate_partitions(DAY, spec, ids, pairs, table, 4, cfg.processing, boom,
+                                 Timings())
+        assert failing not in written
 
 
 @pytest.mark.parametrize(("call", "message"), [

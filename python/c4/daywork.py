@@ -184,18 +184,18 @@ def correlate_partitions(
     parts, counts = np.unique(part_of, return_counts=True)
     starts = np.concatenate([[0], np.cumsum(counts)])
     done = DayParts()
-    written: list[Future[None]] = []
+    written: list[list[Future[None]]] = []  # each call's writes
     with ThreadPoolExecutor(1, thread_name_prefix="c4-write") as writer:
         try:
             for g0, g1 in _groups(counts, min(CALL_PAIRS, p.pair_block)):
                 with t.stage("write"):  # the outputs of two calls ago are written
-                    for f in written[:-1]:
+                    for f in (f for call in written[:-1] for f in call):
                         f.result()
                     del written[:-1]
                 lo, hi = int(starts[g0]), int(starts[g1])
                 with t.stage("correlate"):
                     cc = _correlate(spec, pairs[order[lo:hi]], p, threads)
-                pending = []
+                pending: list[Future[None]] = []
                 for k in range(g0, g1):
                     a, b = int(starts[k]) - lo, int(starts[k + 1]) - lo
                     sel = order[lo + a:lo + b]
@@ -213,10 +213,9 @@ def correlate_partitions(
                     done.parts.append(int(parts[k]))
                     done.n_pairs += n_keep
                 del cc
-                if pending:
-                    written.append(pending[-1])
+                written.append(pending)
             with t.stage("write"):
-                for f in written:
+                for f in (f for call in written for f in call):
                     f.result()
         except BaseException:
             writer.shutdown(wait=True, cancel_futures=True)
