@@ -244,3 +244,23 @@ def test_days_of_the_former_pair_hash_partitions_are_repartitioned(tmp_path: Pat
         days = [r.data[list(r.pairs["pair"]).index(name), 0] for r in (whole, new)]
         np.testing.assert_allclose(ds.linear.sel(pair=name).values, np.mean(days, axis=0),
                                    rtol=1e-5, atol=1e-7)
+
+
+def test_partitions_are_written_in_name_order_whatever_the_channel_order() -> None:
+    n = 10
+    spec = _spectra(n, invalid_channel=9)
+    ids = [f"XX.S{k:02d}..HHZ" for k in range(n)][::-1]  # records in reverse name order
+    ii, jj = np.triu_indices(n, k=1)
+    pairs = np.stack([ii, jj], axis=1).astype(np.int64)
+    names = np.array([f"{ids[i]}_{ids[j]}" for i, j in pairs])
+    cfg = parse_config({"processing": {"sampling_rate": 1.0, "freqmin": 0.1, "freqmax": 0.4,
+                                       "maxlag": 20.0}})
+    whole = kernels.correlate(spec, pairs, 20.0)
+    got: list[DailyResult] = []
+    correlate_partitions(DAY, spec, ids, pairs, {"pair": names}, 4, cfg.processing,
+                         lambda result, part: got.append(result), Timings())
+    index = {name: q for q, name in enumerate(names)}
+    for r in got:
+        assert list(r.pairs["pair"]) == sorted(r.pairs["pair"])
+        np.testing.assert_array_equal(r.data, whole.data[[index[m] for m in r.pairs["pair"]]])
+    assert sum(len(r.pairs["pair"]) for r in got) == len(names) - (n - 1)
