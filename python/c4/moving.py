@@ -117,7 +117,7 @@ def moving_stack_results(
     for m in methods:
         if m not in kernels.STACK_METHODS:
             raise ValueError(f"stack method {m!r}; allowed: {', '.join(kernels.STACK_METHODS)}")
-    scratch = Path(config.output.scratch)
+    scratch = Path(config.scratch_dir())
     if not scratch.is_dir():
         raise FileNotFoundError(f"output.scratch: directory {scratch} does not exist")
     entries = data_entries(loc, start, end)

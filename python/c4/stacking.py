@@ -192,7 +192,7 @@ def stack_results(
             raise ValueError(f"stack method {m!r}; allowed: {', '.join(kernels.STACK_METHODS)}")
     used = [dt.date.fromisoformat(e["day"]) for e in entries]
     attrs = stack_attrs(config, used, product="stack", name=name)
-    scratch = Path(config.output.scratch)
+    scratch = Path(config.scratch_dir())
     if not scratch.is_dir():
         raise FileNotFoundError(f"output.scratch: directory {scratch} does not exist")
     rel = f"stacks/{name}.zarr"
