@@ -14,10 +14,11 @@ This is what ``c4 correlate`` (and so every Batch array child) runs. For each da
    correlate`` exits 1), so a re-run retries it;
 4. preprocess every channel (:mod:`c4.preprocess`: kernels in threads, each channel written in
    place into one row of the day's records);
-5. whitened window spectra and correlations of all pairs (Rust kernels), pairs in blocks;
-6. write the day's correlations to the results store, one pair partition at a time (pairs of a
-   partition are correlated, written and freed before the next), then its manifest entry;
-   clean scratch.
+5. whitened window spectra and correlations of all pairs (Rust kernels), one pair partition
+   at a time (:mod:`c4.daywork`: blocks of source x receiver channels);
+6. write the day's correlations to the results store, one pair partition at a time (a writer
+   thread writes a partition while the next is correlated; at most two are in memory), then its
+   manifest entry; clean scratch.
 
 Then the shard's stacks (``processing.stack_methods``) are built from the daily files in day
 order, one pair partition at a time, and written as ``shards/<label>.zarr``, followed by the
@@ -42,8 +43,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import c4
 from c4 import kernels
 from c4.config import Config
@@ -63,18 +62,18 @@ from c4.days import (
     withdraw_day,
     withdraw_shard,
 )
+from c4.daywork import GeometryCache, correlate_partitions, make_pairs
 from c4.objstore import Location
 from c4.preprocess import ChannelTask, Preprocessor
 from c4.progress import Reporter
 from c4.shards import shard_days, shard_label
 from c4.sources import ChannelId, DayListing, open_archive, select_channels
 from c4.stacking import stack_attrs, stack_to_store
-from c4.stations import StationInfo, Stations, load_stations, pair_geometry
+from c4.stations import Stations, load_stations
 from c4.store import (
-    DailyResult,
+    PARTITIONING,
     day_entry,
     output_location,
-    partition_of,
     shard_entry,
     write_day_part,
     write_shard_entry,
@@ -128,48 +127,6 @@ def check_scratch(scratch: str | Path, min_free_gb: float) -> Path:
     return path
 
 
-def make_pairs(channels: list[ChannelId], coords: dict[str, StationInfo], config: Config,
-               orientations: dict[str, float] | None = None,
-               ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Channel index pairs (i <= j, sorted) to correlate and their per-pair coordinates
-    (``coords``: the stations' coordinates on the day, per ``NET.STA``; ``orientations``: the
-    horizontal channels' azimuths in degrees on the day, per ``NET.STA.LOC.CHA``)."""
-    orientations = orientations or {}
-    p = config.processing
-    idx: list[tuple[int, int]] = []
-    geo: dict[str, list[Any]] = defaultdict(list)
-    cache: dict[tuple[str, str], tuple[float, float, float]] = {}
-    for i, a in enumerate(channels):
-        for j in range(i, len(channels)):
-            b = channels[j]
-            if i == j and not p.autocorr:
-                continue
-            if a.component != b.component and not p.cross_components:
-                continue
-            key = (a.station_id, b.station_id)
-            if key not in cache:
-                cache[key] = pair_geometry(coords[a.station_id], coords[b.station_id])
-            dist, az, baz = cache[key]
-            if dist > p.max_distance_km:
-                continue
-            sa, sb = coords[a.station_id], coords[b.station_id]
-            idx.append((i, j))
-            for name, value in (
-                ("pair", f"{a.id}_{b.id}"), ("source", a.id), ("receiver", b.id),
-                ("component", a.component + b.component), ("distance_km", dist),
-                ("azimuth", az), ("backazimuth", baz),
-                ("source_latitude", sa.latitude), ("source_longitude", sa.longitude),
-                ("source_elevation", sa.elevation), ("receiver_latitude", sb.latitude),
-                ("receiver_longitude", sb.longitude), ("receiver_elevation", sb.elevation),
-                ("source_orientation", orientations.get(a.id, np.nan)),
-                ("receiver_orientation", orientations.get(b.id, np.nan)),
-            ):
-                geo[name].append(value)
-    pairs = np.array(idx, np.int64).reshape(-1, 2)
-    table = {k: np.array(v) for k, v in geo.items()}
-    return pairs, table
-
-
 class _Shard:
     def __init__(self, config: Config, index: int, reporter: Reporter,
                  redo: set[dt.date] | str | None = None) -> None:
@@ -183,6 +140,7 @@ class _Shard:
         self.timings = Timings()
         self.archive = open_archive(config.data, cache=self.out)
         self.stations: Stations | None = None
+        self.geometry: GeometryCache = {}
         self.redo = redo
         self._listings: dict[dt.date, DayListing] = {}
         self._listed_s: dict[dt.date, float] = {}
@@ -197,7 +155,7 @@ class _Shard:
         t = Timings()
         n_parts = cfg.output.pair_partitions
         info: dict[str, Any] = {"n_files": 0, "n_channels": 0, "n_pairs": 0, "parts": [],
-                                "n_parts": n_parts}
+                                "n_parts": n_parts, "partitioning": PARTITIONING}
         assert self.stations is not None
         stations = self.stations
         account = DayAccount(listing)
@@ -244,7 +202,8 @@ class _Shard:
         account.preprocessed(records.results)
         info["n_channels"] = len(records.kept)
         kept = [ChannelId.parse(r.channel) for r in records.kept]
-        pairs, table = make_pairs(kept, coords, cfg, stations.orientations_on(kept, day))
+        pairs, table = make_pairs(kept, coords, cfg, stations.orientations_on(kept, day),
+                                  self.geometry)
         if len(pairs) == 0:
             log.warning("day %s: no pairs to correlate (%d channels with data)", day, len(kept))
             return {**info, "timings": t.as_dict()}
@@ -260,36 +219,13 @@ class _Shard:
         if spec.muted is not None and spec.muted.any():
             info["muted_samples"] = {c: int(m) for c, m in zip(names, spec.muted, strict=True)
                                      if m}
-        part_of = partition_of(table["pair"], n_parts)
-        n_dropped = 0
-        for part in np.unique(part_of):
-            sel = np.flatnonzero(part_of == part)
-            with t.stage("correlate"):
-                blocks, counts = [], []
-                for b0 in range(0, len(sel), p.pair_block):
-                    rows = np.ascontiguousarray(pairs[sel[b0:b0 + p.pair_block]])
-                    cc = kernels.correlate(spec, rows, p.maxlag, cc_method=p.cc_method,
-                                           substack=p.substack, smoothspect_n=p.smoothspect_n,
-                                           threads=threads)
-                    blocks.append(cc.data)
-                    counts.append(cc.counts)
-                cdata, ccounts = np.concatenate(blocks), np.concatenate(counts)
-            keep = ccounts.sum(axis=1) > 0
-            n_dropped += int((~keep).sum())
-            if not keep.any():
-                continue
-            rows = sel[keep]
-            order = np.argsort(table["pair"][rows], kind="stable")
-            result = DailyResult(day, np.ascontiguousarray(cdata[keep][order]),
-                                 np.ascontiguousarray(ccounts[keep][order]), cc.lags,
-                                 {k: v[rows][order] for k, v in table.items()})
-            with t.stage("write"):
-                write_day_part(self.out, result, int(part), work)
-            info["parts"].append(int(part))
-            info["n_pairs"] += len(rows)
-            del cdata, ccounts, blocks, result
-        if n_dropped:
-            log.info("day %s: %d pairs without a common valid window", day, n_dropped)
+        done = correlate_partitions(
+            day, spec, names, pairs, table, n_parts, p,
+            lambda result, part: write_day_part(self.out, result, part, work), t)
+        del spec
+        info["parts"], info["n_pairs"] = done.parts, done.n_pairs
+        if done.n_dropped:
+            log.info("day %s: %d pairs without a common valid window", day, done.n_dropped)
         info["timings"] = t.as_dict()
         return info
 
