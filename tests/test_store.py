@@ -71,20 +71,19 @@ def test_a_failed_shard_write_is_never_marked_complete(
     assert completed_days(tmp_path / "out") == set()
 
 
-@pytest.mark.parametrize("batch_bytes", [1, 1 << 30])
+@pytest.mark.parametrize("batch_mb", [1e-9, 1024.0])
 def test_partitioning_changes_the_layout_not_the_numbers(
-        day_shards: tuple[Path, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        batch_bytes: int) -> None:
-    """Pairs split over many partitions (one daily file each, stacked one partition per batch
+        day_shards: tuple[Path, object], tmp_path: Path, batch_mb: float) -> None:
+    """Pairs split over many partitions (one daily file each, stacked one pair per batch
     or all in one batch) give the same stacks, bit for bit, as one partition holding every
     pair."""
-    monkeypatch.setattr(stacking, "STACK_BATCH_BYTES", batch_bytes)
     _, cfg = day_shards
     results = {}
     for n_parts in (1, 5):
         c = cfg.model_copy(deep=True)
         c.output.output = str(tmp_path / f"out{n_parts}")
         c.output.pair_partitions = n_parts
+        c.output.stack_batch_mb = batch_mb
         pipeline.run_shard(c, 0)
         files = list((tmp_path / f"out{n_parts}" / "daily" / "2024-01-01").glob("part-*.npz"))
         assert len(files) == (1 if n_parts == 1 else len(set(

@@ -366,9 +366,16 @@ class OutputConfig(_Section):
     pair_partitions: int = Field(
         64, ge=1, le=65536,
         description="Pairs are split by a hash of their name into this many partitions: one "
-        "daily file each, correlated and written one at a time and stacked in batches of about "
-        "1 GiB, so memory stays bounded (a partition holds about days x pairs / partitions x "
-        "lags x 4 bytes). Raise it for very large networks.",
+        "daily file each, correlated and written one at a time and stacked in batches of "
+        "output.stack_batch_mb, so memory stays bounded (a partition holds about days x pairs "
+        "/ partitions x lags x 4 bytes). Raise it for very large networks.",
+    )
+    stack_batch_mb: float = Field(
+        1024.0, gt=0,
+        description="Daily correlations (MiB) stacked at once by shard stacks and c4 stack: "
+        "partitions are gathered up to this size, and a larger one is stacked in blocks of its "
+        "pairs (its days spilled to scratch), so a stack of any length holds about twice this "
+        "in memory.",
     )
 
 
@@ -385,13 +392,18 @@ class Config(_Section):
         """The config as TOML (stored with every result)."""
         return tomli_w.dumps(_plain(self.model_dump(mode="json", exclude_none=True)))
 
-    def fingerprint(self) -> str:
-        """Hash of what determines the numbers of a day (data selection and processing)."""
-        keep = {"data": self.data.model_dump(mode="json", exclude={
+    def fingerprint_settings(self) -> dict[str, Any]:
+        """What determines the numbers of a day (data selection and processing), as plain
+        data: the keys :meth:`fingerprint` hashes."""
+        return {"data": self.data.model_dump(mode="json", exclude={
             "start", "end", "shard", "download_workers", "fdsn_connections", "fdsn_retries",
             "fdsn_backoff_s", "fdsn_timeout_s"}),
                 "processing": self.processing.model_dump(
                     mode="json", exclude={"workers", "pair_block", "stack_methods"})}
+
+    def fingerprint(self) -> str:
+        """Hash of what determines the numbers of a day (data selection and processing)."""
+        keep = self.fingerprint_settings()
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -9,6 +9,7 @@ so that throttling (``SlowDown``, 503) or a dropped connection is retried, never
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -326,6 +327,31 @@ class Location:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(lambda k: self.get(k, dest / k[len(prefix):]), keys))
         return dest
+
+    def delete(self, rel: str) -> None:
+        """Remove the file ``rel`` (nothing if it does not exist)."""
+        if is_s3(self.url):
+            bucket, key = self._s3(rel)
+            with_retries(lambda: self.client.delete_object(Bucket=bucket, Key=key),
+                         what=f"delete s3://{bucket}/{key}")
+            return
+        (Path(self.url) / rel).unlink(missing_ok=True)
+
+    def delete_tree(self, rel: str) -> None:
+        """Remove everything below ``rel/`` (nothing if it does not exist)."""
+        if not is_s3(self.url):
+            shutil.rmtree(Path(self.url) / rel, ignore_errors=True)
+            return
+        bucket, _ = self._s3(rel)
+        root = split_s3(self.url)[1]
+        keys = [join(root, k) for k in self.list_keys(rel)]
+        def remove(chunk: list[str]) -> object:
+            return self.client.delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
+
+        for chunk in iter_chunks(keys, 1000):
+            with_retries(functools.partial(remove, chunk),
+                         what=f"delete {len(chunk)} objects below s3://{bucket}/{rel}")
 
 
 def iter_chunks(items: list[T], size: int) -> Iterator[list[T]]:

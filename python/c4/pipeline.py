@@ -315,7 +315,8 @@ class _Shard:
                 t.add(info.pop("timings"))
                 entry = {
                     "day": day.isoformat(), "shard": self.index, "label": self.label,
-                    "fingerprint": self.fingerprint, "c4_version": c4.__version__,
+                    "fingerprint": self.fingerprint, "config": cfg.to_toml(),
+                    "c4_version": c4.__version__,
                     "group_seconds": (cfg.processing.substack * cfg.processing.step
                                       or cfg.data.day_length_s),
                     **info, "timings": t.as_dict(),

@@ -240,20 +240,23 @@ def write_dataset(ds: Any, loc: Location, rel: str, scratch: Path) -> None:
 
 def write_datasets(parts: Iterator[Any], loc: Location, rel: str, scratch: Path) -> int:
     """Write datasets one after the other along ``pair`` into one Zarr v3 store (locally under
-    ``scratch``, then copied to ``rel``), holding one in memory at a time; returns the pairs
-    written (nothing is written for 0)."""
-    local = scratch / Path(rel).name
-    shutil.rmtree(local, ignore_errors=True)
-    n = 0
-    for ds in parts:
-        if n == 0:
-            ds.to_zarr(local, mode="w", zarr_format=3, consolidated=False)
-        else:
-            ds.to_zarr(local, append_dim="pair", zarr_format=3, consolidated=False)
-        n += ds.sizes["pair"]
-    if n:
-        loc.put_tree(local, rel)
-    shutil.rmtree(local, ignore_errors=True)
+    ``scratch``), holding one in memory at a time, then publish it as the product ``rel``
+    (:func:`c4.products.publish`: a new version, then its completion marker, then the old
+    version deleted); returns the pairs written (nothing is written for 0)."""
+    from c4.products import publish
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="c4-product-", dir=scratch) as tmp:
+        local = Path(tmp) / Path(rel).name
+        n = 0
+        for ds in parts:
+            if n == 0:
+                ds.to_zarr(local, mode="w", zarr_format=3, consolidated=False)
+            else:
+                ds.to_zarr(local, append_dim="pair", zarr_format=3, consolidated=False)
+            n += ds.sizes["pair"]
+        if n:
+            publish(local, loc, rel)
     return n
 
 
@@ -303,12 +306,15 @@ def _pair_table(ds: Any) -> dict[str, np.ndarray]:
 def product_attrs(url: str, endpoint_url: str = "") -> dict[str, Any] | None:
     """Attributes of the one-store product at ``url`` (``.../stacks/name.zarr``: local path
     or ``s3://``) read without its data, or None when there is no such store."""
+    from c4.products import resolve_product
+
     parent, _, name = str(url).rstrip("/").rpartition("/")
     loc = output_location(parent or ".", endpoint_url)
-    if not loc.exists(f"{name}/zarr.json"):
+    store = resolve_product(loc, name)
+    if store is None:
         return None
-    attrs: dict[str, Any] = json.loads(loc.read_bytes(f"{name}/zarr.json")).get("attributes",
-                                                                                  {})
+    attrs: dict[str, Any] = json.loads(loc.read_bytes(f"{store}/zarr.json")).get("attributes",
+                                                                                   {})
     return attrs
 
 
@@ -325,11 +331,19 @@ def open_results(url: str, *, cache_dir: str | Path | None = None,
     source to receiver), ``pair``, ``source``, ``receiver``, ``component``, ``distance_km``,
     ``azimuth``, ``backazimuth``, station coordinates; attrs ``config`` (TOML), ``c4_version``.
     """
+    from c4.products import MARKER, resolve_product
+
     url = str(url).rstrip("/")
     cache = Path(cache_dir) if cache_dir is not None else None
     if url.endswith(".zarr"):
         parent, _, name = url.rpartition("/")
-        return _open_store(output_location(parent or ".", endpoint_url), name, cache)
+        ploc = output_location(parent or ".", endpoint_url)
+        store = resolve_product(ploc, name)
+        if store is None:
+            raise FileNotFoundError(
+                f"{url}: no complete product here (no {MARKER}: never written, its writer was "
+                "interrupted, or an older c4 wrote it); run the command that makes it again")
+        return _open_store(ploc, store, cache)
     loc = output_location(url, endpoint_url)
     shards = sorted(completed_shards(loc))
     if not shards:
@@ -338,7 +352,16 @@ def open_results(url: str, *, cache_dir: str | Path | None = None,
     for idx in shards:
         entry = shard_entry(loc, idx)
         assert entry is not None
-        parts.append(_open_store(loc, entry["store"], cache))
+        if not entry.get("store"):  # a shard without correlations
+            continue
+        shard_store = resolve_product(loc, entry["store"])
+        if shard_store is None:
+            log.warning("%s: shard %d has no complete store %s; left out", url, idx,
+                        entry["store"])
+            continue
+        parts.append(_open_store(loc, shard_store, cache))
+    if not parts:
+        raise FileNotFoundError(f"{url}: no completed shard has a complete store")
     if len(parts) == 1:
         return parts[0]
     table = _union_pairs([_pair_table(p) for p in parts])
