@@ -290,6 +290,13 @@ def test_batch_array_job_on_s3_gives_the_local_product(run: dict[str, Any], aws_
     here = ["--set", f"output.scratch={json.dumps(str(scratch))}"]
     local_toml = tmp_path / "c4.toml"
     local_toml.write_text(tomli_w.dumps(doc))
+    # The days as if correlated from the S3 copy of the archive (the same files): their
+    # entries carry that config's fingerprint, else c4 refuses to stack them.
+    s3_config = load_config(local_toml)
+    for name in dest.list_names("manifest/days"):
+        entry = json.loads(dest.read_bytes(f"manifest/days/{name}"))
+        entry.update(fingerprint=s3_config.fingerprint(), config=s3_config.to_toml())
+        dest.write_bytes(f"manifest/days/{name}", json.dumps(entry).encode())
     config_url = f"s3://{account.bucket}/c4.toml"
     boto3.client("s3").put_object(Bucket=account.bucket, Key="c4.toml",
                                   Body=local_toml.read_bytes())

@@ -51,27 +51,68 @@ def _read_days(loc: Location, days: Sequence[dt.date], entries: Sequence[dict[st
 
 
 class _Spill:
-    """Days of one partition on disk: each written as ``.npy`` files, read back memory-mapped."""
+    """The correlations of one partition's days appended to one file on scratch, read back
+    through a memory map. In memory per day: only pair ids and counts (the pair table is kept
+    once, with each pair's coordinates from the first day that has it)."""
 
     def __init__(self, scratch: Path | None) -> None:
         if scratch is not None:
             scratch.mkdir(parents=True, exist_ok=True)
         self.dir = Path(tempfile.mkdtemp(prefix="c4-stack-spill-", dir=scratch))
-        self.n = 0
+        self.file = (self.dir / "data.f32").open("wb")
+        self.ids: dict[str, int] = {}
+        self.table: dict[str, list[Any]] = {}
+        self.lags: np.ndarray | None = None
+        self.days: list[tuple[dt.date, np.ndarray, np.ndarray, int, tuple[int, ...]]] = []
+        self.size = 0  # floats written
 
-    def _save(self, a: np.ndarray) -> np.ndarray:
-        if a.dtype.kind == "O":
-            a = a.astype(str)
-        path = self.dir / f"{self.n}.npy"
-        self.n += 1
-        np.save(path, a)
-        return np.load(path, mmap_mode="r")  # type: ignore[no-any-return]
+    def add(self, r: DailyResult) -> None:
+        data = np.ascontiguousarray(r.data, np.float32)
+        self.file.write(data.tobytes())
+        if self.lags is None:
+            self.lags = r.lags
+            self.table = {k: [] for k in r.pairs}
+        ids = np.empty(len(data), np.int64)
+        for row, name in enumerate(r.pairs["pair"]):
+            i = self.ids.setdefault(str(name), len(self.ids))
+            if i == len(self.table["pair"]):
+                for k, column in self.table.items():
+                    column.append(r.pairs[k][row] if k in r.pairs else None)
+            ids[row] = i
+        self.days.append((r.day, ids, np.asarray(r.counts), self.size, data.shape))
+        self.size += data.size
 
-    def add(self, r: DailyResult) -> DailyResult:
-        return DailyResult(r.day, self._save(r.data), self._save(r.counts), r.lags,
-                           {k: self._save(v) for k, v in r.pairs.items()})
+    def blocks(self, limit: int) -> Iterator[list[DailyResult]]:
+        """The days added in blocks of pairs (sorted by name) of at most ``limit`` bytes of
+        correlations each (a single pair may exceed it)."""
+        self.file.close()
+        if not self.size or self.lags is None:
+            return
+        whole = np.memmap(self.dir / "data.f32", np.float32, "r", shape=(self.size,))
+        table = {k: np.array(v) for k, v in self.table.items()
+                 if all(x is not None for x in v)}
+        order = np.argsort(table["pair"].astype(str), kind="stable")
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order))
+        size = np.zeros(len(order), np.int64)
+        for _, ids, _, _, shape in self.days:
+            size[rank[ids]] += int(np.prod(shape[1:])) * 4
+        lo = 0
+        while lo < len(order):
+            hi = lo + max(1, int(np.searchsorted(np.cumsum(size[lo:]), limit, side="right")))
+            block = []
+            for day, ids, counts, offset, shape in self.days:
+                rows = np.flatnonzero((rank[ids] >= lo) & (rank[ids] < hi))
+                if len(rows):
+                    data = whole[offset:offset + int(np.prod(shape))].reshape(shape)
+                    block.append(DailyResult(day, np.asarray(data[rows]), counts[rows],
+                                             self.lags, {k: v[ids[rows]]
+                                                         for k, v in table.items()}))
+            yield block
+            lo = hi
 
     def close(self) -> None:
+        self.file.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -87,28 +128,6 @@ def _merge(days: Sequence[dt.date], batch: list[list[DailyResult | None]]) -> li
     return out
 
 
-def _blocks(held: Sequence[DailyResult], limit: int) -> Iterator[list[DailyResult]]:
-    """The days of ``held`` in blocks of pairs (sorted by name) of at most ``limit`` bytes of
-    correlations each (a single pair may exceed it)."""
-    names = sorted({str(n) for r in held for n in r.pairs["pair"]})
-    index = {n: i for i, n in enumerate(names)}
-    ranks = [np.array([index[str(n)] for n in r.pairs["pair"]], np.int64) for r in held]
-    size = np.zeros(len(names), np.int64)
-    for r, rank in zip(held, ranks, strict=True):
-        size[rank] += r.data[0].nbytes if len(r.data) else 0
-    lo = 0
-    while lo < len(names):
-        total = np.cumsum(size[lo:])
-        hi = lo + max(1, int(np.searchsorted(total, limit, side="right")))
-        block = []
-        for r, rank in zip(held, ranks, strict=True):
-            rows = np.flatnonzero((rank >= lo) & (rank < hi))
-            if len(rows):
-                block.append(r.select(rows))
-        yield block
-        lo = hi
-
-
 def daily_batches(loc: Location, entries: Sequence[dict[str, Any]], n_parts: int,
                   limit: int, scratch: Path | None = None) -> Iterator[list[DailyResult]]:
     """The days of ``entries`` (day manifest entries, in day order) one batch of pairs at a
@@ -119,31 +138,35 @@ def daily_batches(loc: Location, entries: Sequence[dict[str, Any]], n_parts: int
     pending: list[list[DailyResult | None]] = []
     size = 0
     for part in range(n_parts):
-        found: list[DailyResult | None] = []
+        found: list[DailyResult | None] = [None] * len(days)
         part_size = 0
         spill: _Spill | None = None
         try:
-            for r in _read_days(loc, days, entries, part, n_parts):
-                if r is not None and spill is None:
+            for i, r in enumerate(_read_days(loc, days, entries, part, n_parts)):
+                if r is None:
+                    continue
+                if spill is None:
                     if pending and size + part_size + r.data.nbytes > limit:
                         yield _merge(days, pending)
                         pending, size = [], 0
                     if part_size + r.data.nbytes > limit:
                         spill = _Spill(scratch)
-                        found = [None if x is None else spill.add(x) for x in found]
-                if r is not None and spill is not None:
-                    r = spill.add(r)
-                elif r is not None:
+                        for held in found:
+                            if held is not None:
+                                spill.add(held)
+                        found = []
+                if spill is not None:
+                    spill.add(r)
+                else:
+                    found[i] = r
                     part_size += r.data.nbytes
-                found.append(r)
             if spill is not None:
-                yield from _blocks([r for r in found if r is not None], limit)
-            elif any(r is not None for r in found):
+                yield from spill.blocks(limit)
+            elif part_size or any(r is not None for r in found):
                 pending.append(found)
                 size += part_size
         finally:
             if spill is not None:
-                found = []
                 spill.close()
     if pending:
         yield _merge(days, pending)

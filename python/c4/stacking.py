@@ -181,7 +181,10 @@ def stack_inputs(config: Config, start: dt.date | None, end: dt.date | None, *,
     if not entries:
         raise FileNotFoundError(f"{config.output.output}: no completed day with data "
                                 f"between {start or 'the first'} and {end or 'the last'} day")
-    return loc, entries, stack_settings(config, entries, days_settings=days_settings), scratch
+    settings = stack_settings(config, entries, days_settings=days_settings)
+    # the days' configs are in ``settings``; a year of them need not stay in memory
+    entries = [{k: v for k, v in e.items() if k != "config"} for e in entries]
+    return loc, entries, settings, scratch
 
 
 def stack_results(
