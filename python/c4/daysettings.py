@@ -66,11 +66,11 @@ def _config_of(entry: dict[str, Any]) -> Config | None:
     return parse_config(tomllib.loads(text)) if isinstance(text, str) and text else None
 
 
-def _diff(days: Config | None, config: Config, what: str) -> str:
-    if days is None:
+def _diff(a: Config | None, b: Config | None, names: str) -> str:
+    if a is None or b is None:
         return "the days do not record their config (made by an older c4)"
-    keys = differing_keys(days, config)
-    return f"keys differing (days, {what}): " + "; ".join(keys) if keys else (
+    keys = differing_keys(a, b)
+    return f"keys differing ({names}): " + "; ".join(keys) if keys else (
         "no key differs (the fingerprint was computed by another c4 version)")
 
 
@@ -88,7 +88,7 @@ def stack_settings(config: Config, entries: Sequence[dict[str, Any]], *,
         raise ValueError(
             f"the days were made with {len(groups)} different settings ({_days(ea)}: "
             f"fingerprint {fa}; {_days(eb)}: fingerprint {fb}; "
-            f"{_diff(_config_of(ea[0]), _config_of(eb[0]) or config, 'later days')}); days of "
+            f"{_diff(_config_of(ea[0]), _config_of(eb[0]), 'first, second')}); days of "
             "different settings are never stacked together: choose days of one with "
             "--start/--end, or recompute the others")
     (fingerprint, group), = groups.items()
@@ -100,8 +100,8 @@ def stack_settings(config: Config, entries: Sequence[dict[str, Any]], *,
         raise ValueError(
             f"the days ({_days(group)}) were made with other settings than this config "
             f"(fingerprint {fingerprint}, config {config.fingerprint()}); "
-            f"{_diff(days_config, config, 'config')}. Fix the config, or stack the days with "
-            "their own settings (c4 stack --days-settings)")
+            f"{_diff(days_config, config, 'days, config')}. Fix the config, or stack the days "
+            "with their own settings (c4 stack --days-settings)")
     if days_config is None:
         raise ValueError(f"--days-settings: the days ({_days(group)}) do not record their "
                          "config (made by an older c4); recompute them or use their config")
