@@ -48,9 +48,10 @@ def stack_dailies(
     """Stack days of correlations with each of ``methods``.
 
     Returns (pair table, {method: float32 (pairs, lags)}, lags in s,
-    {"n_days": int (pairs,), "n_windows": int (pairs,)}), pairs sorted by name. Pairs with the
-    same days (and sub-stack groups) present are stacked in one kernel call, their traces
-    gathered straight from ``dailies`` (no dense copy of all days).
+    {"n_days": int (pairs,), "n_windows": int (pairs,)}), pairs sorted by name. The traces
+    with windows are gathered once from ``dailies`` (no dense copy of absent days) and every
+    pair is stacked in one kernel call per method (:func:`c4.kernels.stack_ragged`, all
+    cores).
     """
     table = _union_pairs([d.pairs for d in dailies])
     index = {n: i for i, n in enumerate(table["pair"])}
@@ -75,29 +76,27 @@ def stack_dailies(
         present[rows, first[k]:first[k + 1]] = counts > 0
         n_days[rows] += counts.sum(axis=1) > 0
         n_windows[rows] += counts.sum(axis=1).astype(np.int64)
+    # each pair's traces with windows, pair after pair, in day order: one kernel call per
+    # method stacks them all, the pairs in parallel
+    offsets = np.zeros(n_pairs + 1, np.int64)
+    np.cumsum(present.sum(axis=1), out=offsets[1:])
+    slot = offsets[:-1, None] + np.cumsum(present, axis=1) - 1  # row of each trace in x
+    x = np.empty((int(offsets[-1]), n_lags), np.float32)
+    for k, d in enumerate(dailies):
+        for g in range(d.data.shape[1]):
+            t = first[k] + g
+            rows = np.flatnonzero(present[:, t])
+            x[slot[rows, t]] = d.data[where[k, rows], g]
+    del slot
     p = processing
-    threads = p.threads or None
     stacks = {m: np.zeros((n_pairs, n_lags), np.float32) for m in methods}
-    patterns: dict[bytes, list[int]] = {}
-    for i in range(n_pairs):
-        if present[i].any():
-            patterns.setdefault(present[i].tobytes(), []).append(i)
-    for rows_list in patterns.values():
-        rows = np.array(rows_list, np.int64)
-        cols = np.flatnonzero(present[rows[0]])
-        x = np.empty((len(rows), len(cols), n_lags), np.float32)
-        t = 0
-        for k, d in enumerate(dailies):
-            sel = cols[(cols >= first[k]) & (cols < first[k + 1])] - first[k]
-            if len(sel):
-                x[:, t:t + len(sel)] = d.data[where[k, rows]][:, sel]
-                t += len(sel)
+    if len(x):
         for m in methods:
-            stacks[m][rows] = kernels.stack(
-                x, m, pws_power=p.pws_power, robust_epsilon=p.robust_epsilon,
+            stacks[m][:] = kernels.stack_ragged(
+                x, offsets, m, pws_power=p.pws_power, robust_epsilon=p.robust_epsilon,
                 robust_max_iter=p.robust_max_iter, nroot_power=p.nroot_power,
                 tfpws_band=(p.freqmin / p.sampling_rate, p.freqmax / p.sampling_rate),
-                selective_threshold=p.selective_threshold, threads=threads,
+                selective_threshold=p.selective_threshold, threads=p.threads or None,
             )
     return table, stacks, lags, {"n_days": n_days, "n_windows": n_windows}
 
