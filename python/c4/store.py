@@ -11,10 +11,10 @@ Layout below ``output.output`` (a local directory or ``s3://bucket/prefix``)::
 Each ``.zarr`` product is a folder with a completion marker naming its current version, replaced
 atomically (:mod:`c4.products`). A manifest entry is always written *last*, as one small
 object, so a day or shard is complete exactly when its entry exists: a crash or Spot reclaim
-can leave a partial file but never a partial file marked complete. Pairs are split into ``output.pair_partitions`` partitions by a hash of their
-name (:func:`partition_of`), so a day is written, and a stack built, one partition at a time
-and memory stays bounded however many pairs a network has. See ``docs/results.md`` for the
-variables and attributes.
+can leave a partial file but never a partial file marked complete. Pairs are split into
+``output.pair_partitions`` partitions by a hash of their name (:func:`partition_of`), so a day
+is written, and a stack built, one partition at a time and memory stays bounded however many
+pairs a network has. See ``docs/results.md`` for the variables and attributes.
 """
 
 from __future__ import annotations
