@@ -3,11 +3,11 @@
 Pair partitions are read in order, each day's file of a partition once (a few days ahead, in
 threads), and whole partitions are gathered while their daily correlations stay within
 ``limit`` bytes. A partition larger than ``limit`` (a long stack of a large network) has its
-days spilled to a folder of scratch as ``.npy`` files as they are read, then comes back in
-blocks of its pairs (sorted by name) of at most ``limit`` bytes each, read from the spilled
-files through memory maps; a block holds every day of its pairs, so every stack method
-(robust, selective, tf-PWS included) is exact. Held in memory: at most one batch, plus the
-days being read ahead.
+days' correlations appended to one file in scratch as they are read, then comes back in
+blocks of its pairs (sorted by name) of at most ``limit`` bytes each, read from that file
+through a memory map; a block holds every day of its pairs, so every stack method (robust,
+selective, tf-PWS included) is exact, with no running approximation. Held in memory: one
+batch, the days being read ahead, and per spilled day its pair ids and window counts.
 """
 
 from __future__ import annotations
@@ -34,13 +34,15 @@ READ_AHEAD = 4
 
 def _read_days(loc: Location, days: Sequence[dt.date], entries: Sequence[dict[str, Any]],
                part: int, n_parts: int) -> Iterator[DailyResult | None]:
-    """Partition ``part`` of each day, in day order, up to :data:`READ_AHEAD` in flight."""
-    with ThreadPoolExecutor(max_workers=READ_AHEAD) as pool:
+    """Partition ``part`` of each day, in day order, up to :data:`READ_AHEAD` in flight (one
+    when some day was written with another partition count: it is read whole)."""
+    ahead = READ_AHEAD if all(e.get("n_parts") == n_parts for e in entries) else 1
+    with ThreadPoolExecutor(max_workers=ahead) as pool:
         queue: deque[Future[DailyResult | None]] = deque()
         todo = iter(zip(days, entries, strict=True))
         for day, e in todo:
             queue.append(pool.submit(read_partition, loc, day, e, part, n_parts))
-            if len(queue) >= READ_AHEAD:
+            if len(queue) >= ahead:
                 break
         while queue:
             result = queue.popleft().result()

@@ -345,6 +345,7 @@ class Location:
         bucket, _ = self._s3(rel)
         root = split_s3(self.url)[1]
         keys = [join(root, k) for k in self.list_keys(rel)]
+
         def remove(chunk: list[str]) -> object:
             return self.client.delete_objects(
                 Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
