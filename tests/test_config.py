@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,12 +42,98 @@ def test_bad_choice_lists_allowed_values() -> None:
 
 
 def test_cross_field_checks() -> None:
-    with pytest.raises(ConfigError, match=r"freqmax .* below Nyquist"):
+    with pytest.raises(ConfigError, match=r"^processing\.freqmax: 1\.5 must be below Nyquist"):
         parse_config({"processing": {"sampling_rate": 2.0, "freqmax": 1.5}})
-    with pytest.raises(ConfigError, match=r"end .* before start"):
+    with pytest.raises(ConfigError, match=r"^data\.end: .* before start"):
         parse_config({"data": {"start": "2024-02-01", "end": "2024-01-01"}})
     with pytest.raises(ConfigError, match="whole number of samples"):
         parse_config({"processing": {"maxlag": 10.03}})
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    # each of these used to pass validation and fail in the kernels after a day's download
+    ({"processing": {"maxlag": 1800.0}},
+     r"^processing\.maxlag: 1800\.0 s must be shorter than cc_len \(1800\.0 s\)"),
+    ({"processing": {"maxlag": 2000.0}}, r"^processing\.maxlag: .* shorter than cc_len"),
+    ({"data": {"day_length_s": 600.0}},
+     r"^processing\.cc_len: 1800\.0 s is longer than a day file \(data\.day_length_s"),
+    ({"processing": {"substack": 190}},
+     r"^processing\.substack: 190 exceeds the 189 windows of a day"),
+    ({"processing": {"step": 2000.0}}, r"^processing\.step: .* must not exceed cc_len"),
+    ({"processing": {"freqmin": 2.0, "freqmax": 1.0}},
+     r"^processing\.freqmax: .* must exceed freqmin"),
+    # a band narrower than one frequency bin: only the kernels know the resolution
+    ({"processing": {"freqmin": 0.0001, "freqmax": 0.0002}},
+     r"^processing\.freqmax: band 0\.0001-0\.0002 Hz holds no bin"),
+    ({"processing": {"remove_response": True, "freqmax": 9.9}},
+     r"^processing\.freqmax: 9\.9 must be below 0\.49 x sampling_rate"),
+    ({"processing": {"stack_methods": ["nroot"], "nroot_power": 0.5}},
+     r"^processing\.nroot_power: 0\.5 must be at least 1"),
+    ({"dvv": {"lag_min": 300.0}}, r"^dvv\.lag_min: 300\.0 s must be below processing\.maxlag"),
+    ({"dvv": {"freqmax": 10.0}}, r"^dvv\.freqmax: 10\.0 must be below Nyquist"),
+])
+def test_rules_the_kernels_would_enforce_later_are_config_errors(
+        settings: dict[str, dict[str, object]], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(settings)
+
+
+def test_substack_up_to_the_windows_of_a_day_is_accepted() -> None:
+    assert parse_config({"processing": {"substack": 189}}).processing.substack == 189
+
+
+def test_config_show_and_dry_run_refuse_maxlag_not_below_cc_len(tmp_path: Path) -> None:
+    path = tmp_path / "c4.toml"
+    path.write_text("[processing]\nmaxlag = 1800.0\n")
+    show = run_c4("config", "show", "--config", str(path))
+    assert show.returncode == 2
+    assert "processing.maxlag: 1800.0 s must be shorter than cc_len" in show.stderr
+    assert "Traceback" not in show.stderr
+    dry = run_c4("submit", "--dry-run", "--config", str(path), "--stations", "10")
+    assert dry.returncode == 2
+    assert "processing.maxlag: 1800.0 s must be shorter than cc_len" in dry.stderr
+    assert "Traceback" not in dry.stderr
+
+
+def test_empty_config_file_is_an_error_not_all_defaults(tmp_path: Path) -> None:
+    empty = tmp_path / "c4.toml"
+    empty.write_text("")
+    with pytest.raises(ConfigError, match=r"c4\.toml is empty .*`c4 config init > "):
+        load_config(empty)
+    empty.write_text("# only a comment\n")
+    with pytest.raises(ConfigError, match="is empty"):
+        load_config(empty)
+    out = run_c4("correlate", "--config", str(empty), "--index", "0")
+    assert out.returncode == 2 and "is empty" in out.stderr
+
+
+def test_config_init_redirected_writes_the_file_the_shell_created(tmp_path: Path) -> None:
+    target = tmp_path / "c4.toml"
+    with target.open("w") as stdout:  # what `c4 config init > c4.toml` does
+        done = subprocess.run([sys.executable, "-c", "from c4.cli import main; main()",
+                               "config", "init"], stdout=stdout, stderr=subprocess.PIPE,
+                              text=True, cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stderr
+    assert parse_config(tomllib.loads(target.read_text())) == Config()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c4.toml"]
+    shown = run_c4("config", "show", "--config", str(target))
+    assert shown.returncode == 0, shown.stderr
+
+
+def test_scratch_default_is_temp_dir_locally_and_the_volume_on_batch(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    monkeypatch.delenv("AWS_BATCH_JOB_ID", raising=False)
+    cfg = Config()
+    assert cfg.output.scratch == ""  # unset stays unset in c4.toml, so it travels to Batch
+    if not Path("/scratch").is_dir():
+        assert cfg.scratch_dir() == str(Path(tempfile.gettempdir()) / "c4-scratch")
+    monkeypatch.setenv("AWS_BATCH_JOB_ID", "0123-abcd")
+    assert Config().scratch_dir() == "/scratch"
+    assert parse_config({"batch": {"scratch_container_path": "/mnt/vol"}}).scratch_dir() == (
+        "/mnt/vol")
+    assert parse_config({"output": {"scratch": "/data/tmp"}}).scratch_dir() == "/data/tmp"
 
 
 def test_overrides_and_file_loading(tmp_path: Path) -> None:

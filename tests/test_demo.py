@@ -29,3 +29,15 @@ def test_demo_prints_the_table_and_passes(tmp_path: Path) -> None:
     store = resolve_product(output_location(str(tmp_path / "results")), "stacks/all.zarr")
     assert store is not None and (tmp_path / "results" / store / "zarr.json").exists()
     assert seconds < 60
+
+
+def test_demo_without_dir_keeps_its_results_and_says_where(tmp_path: Path) -> None:
+    res = run_c4("demo", "--days", "1", "--stations", "3",
+                 env={"COLUMNS": "200", "TMPDIR": str(tmp_path)})
+    assert res.returncode == 0, res.stdout + res.stderr
+    m = re.search(r"^results: (\S+) \(c4\.open_results", res.stdout, re.M)
+    assert m is not None, res.stdout
+    results = Path(m.group(1))
+    assert results.is_absolute() and results.parent.parent == tmp_path
+    assert (results / "stacks" / "all.zarr" / "zarr.json").exists()  # still there
+    assert f"working in {results.parent}" in res.stderr

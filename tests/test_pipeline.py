@@ -91,16 +91,17 @@ def test_stack_and_export(bad_run: dict[str, Any], tmp_path: Path) -> None:
 def test_missing_scratch_is_a_clear_error(bad_run: dict[str, Any], tmp_path: Path) -> None:
     res = run_c4("correlate", "--config", str(bad_run["path"]), "--index", "0",
                  "--output", str(tmp_path / "out"), "--scratch", str(tmp_path / "nope"))
-    assert res.returncode == 1
-    assert f"scratch directory {tmp_path / 'nope'} does not exist" in res.stderr
+    assert res.returncode == 2  # configuration, found before any work
+    assert f"output.scratch: {tmp_path / 'nope'} does not exist" in res.stderr
     assert "Traceback" not in res.stderr
 
 
 def test_full_scratch_is_a_clear_error(bad_run: dict[str, Any], tmp_path: Path) -> None:
     res = run_c4("correlate", "--config", str(bad_run["path"]), "--index", "0",
                  "--output", str(tmp_path / "out"), "--set", "output.min_free_gb=1e9")
-    assert res.returncode == 1
+    assert res.returncode == 2
     assert "less than output.min_free_gb" in res.stderr
+    assert not (tmp_path / "out" / "days").exists()  # stopped before the first day
 
 
 def test_rerun_of_a_complete_shard_skips_it(bad_run: dict[str, Any]) -> None:

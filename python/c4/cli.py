@@ -1,8 +1,15 @@
-"""The ``c4`` command line: one Typer app, each command group in the module that holds its logic."""
+"""The ``c4`` command line: one Typer app, each command group in the module that holds its logic.
+
+:func:`main` (the console script) installs the SIGINT/SIGTERM handlers (:mod:`c4.interrupts`)
+and turns anticipated failures into one line and a hint with the documented exit code
+(:mod:`c4.failures`); the traceback is printed only with ``-v``.
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
+import traceback
 
 import typer
 from rich.console import Console
@@ -17,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+_state = {"verbose": False}
 
 
 def _show_version(value: bool) -> None:
@@ -35,10 +43,16 @@ def _main(
 ) -> None:
     """Set up logging once for every command."""
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    from c4 import redact
     from c4.progress import configure_logging, set_verbosity
 
-    # Plain lines at a terminal, JSON lines (like the progress events) in Batch/CloudWatch.
+    _state["verbose"] = verbose
+    # Plain lines at a terminal, JSON lines (like the progress events) in Batch/CloudWatch;
+    # Python warnings (obspy's among them) go through logging too, so they never break a JSON
+    # line, and no credential reaches a log line (botocore's debug log holds them).
     configure_logging(quiet=level == logging.WARNING, verbose=level == logging.DEBUG)
+    logging.captureWarnings(True)
+    redact.install()
     set_verbosity(quiet=quiet and not verbose, verbose=verbose)
 
 
@@ -70,5 +84,25 @@ _register_dvv(app, _plot_app)
 
 
 def main() -> None:
-    """Entry point of the ``c4`` console script."""
-    app()
+    """Entry point of the ``c4`` console script (exit codes: :mod:`c4.failures`)."""
+    from c4 import interrupts
+
+    interrupts.install()
+    try:
+        app()
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        from c4.failures import emit, explain
+
+        failure = explain(exc)
+        if failure is None:
+            raise
+        if failure.exit_code > 128:  # stopping: a second Ctrl-C must not break the last line
+            interrupts.ignore()
+        if _state["verbose"]:
+            from c4.redact import redact
+
+            sys.stderr.write(redact("".join(traceback.format_exception(exc))))
+        emit(failure)
+        sys.exit(failure.exit_code)

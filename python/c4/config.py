@@ -306,6 +306,15 @@ class ProcessingConfig(_Section):
             if abs(n - round(n)) > 1e-6:
                 raise ValueError(f"{name} must be a whole number of samples at "
                                  f"sampling_rate={self.sampling_rate}")
+        if self.maxlag >= self.cc_len:
+            raise ValueError(f"maxlag ({self.maxlag} s) must be shorter than cc_len "
+                             f"({self.cc_len} s); lower maxlag or lengthen cc_len")
+        if self.remove_response and self.freqmax >= 0.49 * self.sampling_rate:
+            raise ValueError(f"freqmax ({self.freqmax}) must be below 0.49 x sampling_rate "
+                             f"({0.49 * self.sampling_rate:g} Hz) with remove_response: the "
+                             "response pre-filter ends at 1.5 freqmax or 0.49 x sampling_rate")
+        if self.nroot_power < 1 and "nroot" in self.stack_methods:
+            raise ValueError(f"nroot_power ({self.nroot_power}) must be at least 1")
         if self.taper_s > self.cc_len / 2:
             raise ValueError(f"taper_s ({self.taper_s}) must not exceed cc_len / 2")
         if self.mute_factor and self.mute_factor <= 1:
@@ -354,15 +363,38 @@ def _resolve_band(value: str | Band, p: ProcessingConfig) -> Band | None:
     return (float(lo), float(hi))
 
 
+def auto_scratch() -> Path:
+    """The scratch folder of a local run without ``/scratch``: ``<temp dir>/c4-scratch``."""
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / "c4-scratch"
+
+
+def default_scratch(volume: str = "/scratch") -> str:
+    """``output.scratch`` when unset: the scratch ``volume`` on AWS Batch (``AWS_BATCH_JOB_ID``
+    set) or where it exists, else :func:`auto_scratch` (created if missing)."""
+    import os
+
+    if os.environ.get("AWS_BATCH_JOB_ID") or Path(volume).is_dir():
+        return volume
+    auto = auto_scratch()
+    auto.mkdir(parents=True, exist_ok=True)
+    return str(auto)
+
+
 class OutputConfig(_Section):
     """Where results go."""
 
     output: str = Field("c4-results",
                         description="Results store: a local directory or s3://bucket/prefix.")
     scratch: str = Field(
-        "/scratch", description="Local working directory (the Batch scratch volume); must exist."
+        "",
+        description="Local working directory; each run works in its own subfolder. Empty: "
+        "batch.scratch_container_path (/scratch) on AWS Batch (AWS_BATCH_JOB_ID set) or "
+        "where it exists, else <system temp dir>/c4-scratch (created, and logged).",
     )
     min_free_gb: float = Field(1.0, ge=0, description="Free scratch space needed per day, GB.")
+
     pair_partitions: int = Field(
         64, ge=1, le=65536,
         description="Pairs are split by a hash of their name into this many partitions: one "
@@ -388,6 +420,17 @@ class Config(_Section):
     batch: BatchConfig = Field(default_factory=BatchConfig)
     dvv: DvvConfig = Field(default_factory=DvvConfig)
 
+    @model_validator(mode="after")
+    def _across_sections(self) -> Config:
+        for problem in cross_section_problems(self):
+            raise ValueError(problem)
+        return self
+
+    def scratch_dir(self) -> str:
+        """``output.scratch``, or where a run works when it is unset (:func:`default_scratch`
+        with ``batch.scratch_container_path``)."""
+        return self.output.scratch or default_scratch(self.batch.scratch_container_path)
+
     def to_toml(self) -> str:
         """The config as TOML (stored with every result)."""
         return tomli_w.dumps(_plain(self.model_dump(mode="json", exclude_none=True)))
@@ -405,6 +448,54 @@ class Config(_Section):
         """Hash of what determines the numbers of a day (data selection and processing)."""
         keep = self.fingerprint_settings()
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def windows_per_day(data: DataConfig, p: ProcessingConfig) -> int:
+    """Correlation windows in one day file (``data.day_length_s``), as the kernels cut them."""
+    n = round(data.day_length_s * p.sampling_rate)
+    length, step = round(p.cc_len * p.sampling_rate), round(p.step * p.sampling_rate)
+    return 0 if n < length else (n - length) // step + 1
+
+
+def cross_section_problems(cfg: Config) -> list[str]:
+    """Rules between sections, and what the kernels would refuse with these settings (found by
+    running them on one window of noise, ~1 ms): each ``key: problem; fix``."""
+    d, p, v = cfg.data, cfg.processing, cfg.dvv
+    if p.cc_len > d.day_length_s:
+        return [f"processing.cc_len ({p.cc_len} s) is longer than a day file "
+                f"(data.day_length_s = {d.day_length_s} s): no window fits the day"]
+    n_windows = windows_per_day(d, p)
+    if p.substack > n_windows:
+        return [f"processing.substack ({p.substack}) exceeds the {n_windows} windows of a day "
+                f"(cc_len {p.cc_len} s every {p.step} s); lower it, or 0 for one per day"]
+    nyquist = p.sampling_rate / 2
+    if v.freqmax and v.freqmax >= nyquist:
+        return [f"dvv.freqmax ({v.freqmax}) must be below Nyquist ({nyquist} Hz) of "
+                "processing.sampling_rate"]
+    if v.lag_min >= p.maxlag:
+        return [f"dvv.lag_min ({v.lag_min} s) must be below processing.maxlag "
+                f"({p.maxlag} s): the lag window would be empty"]
+    return _kernel_problems(p)
+
+
+def _kernel_problems(p: ProcessingConfig) -> list[str]:
+    """Run the spectra and correlation kernels on one window of noise with these settings;
+    whatever they refuse becomes ``processing.<name>: <why>``."""
+    import numpy as np
+
+    from c4 import kernels
+
+    n = round(p.cc_len * p.sampling_rate)
+    noise = np.random.default_rng(0).standard_normal((1, n)).astype(np.float32)
+    try:
+        spec = kernels.spectra(noise, p.sampling_rate, threads=1, **p.spectra_options())
+        kernels.correlate(spec, np.zeros((1, 2), np.int64), p.maxlag, cc_method=p.cc_method,
+                          substack=p.substack, smoothspect_n=p.smoothspect_n, threads=1)
+    except ValueError as exc:
+        name, _, why = str(exc).partition(": ")
+        key = name if name in ProcessingConfig.model_fields else ""
+        return [f"processing.{key}: {why}" if key else f"processing: {exc}"]
+    return []
 
 
 def _plain(x: Any) -> Any:
@@ -440,6 +531,32 @@ def _literal_args(ann: Any) -> tuple[Any, ...]:
     return ()
 
 
+def _name_the_key(loc: tuple[Any, ...], key: str, problem: str) -> tuple[str, str]:
+    """A section-wide rule's message names its key first ("maxlag (...) must ..." in
+    processing, "processing.cc_len ..." across sections): report it under that key."""
+    first = problem.split(" ", 1)[0].rstrip(":")
+    if not loc and "." in first:
+        section, _, name = first.partition(".")
+        model = Config.model_fields.get(section)
+        fields = getattr(model.annotation, "model_fields", {}) if model else {}
+        if name in fields:
+            return first, _unwrap_value(problem[len(first):].lstrip(": "))
+    if len(loc) == 1:
+        model = Config.model_fields.get(str(loc[0]))
+        fields = getattr(model.annotation, "model_fields", {}) if model else {}
+        if first in fields:
+            return f"{loc[0]}.{first}", _unwrap_value(problem[len(first):].lstrip(": "))
+    return key, problem
+
+
+def _unwrap_value(text: str) -> str:
+    """``(1800.0 s) must ...`` -> ``1800.0 s must ...`` (after the key has been taken off)."""
+    if text.startswith("(") and ")" in text:
+        inner, _, rest = text[1:].partition(")")
+        return f"{inner}{rest}"
+    return text
+
+
 def _format_errors(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
@@ -450,6 +567,7 @@ def _format_errors(err: ValidationError) -> str:
             allowed = _describe_allowed(Config, loc)
         else:
             problem = e["msg"].removeprefix("Value error, ")
+            key, problem = _name_the_key(loc, key, problem)
             problem = problem[:1].lower() + problem[1:]
             allowed = _describe_allowed(Config, loc)
         lines.append(f"{key}: {problem}" + (f"; {allowed}" if allowed else ""))
@@ -508,6 +626,10 @@ def load_config(
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{url}: not valid TOML: {exc}") from None
+        if not data:
+            raise ConfigError(f"config file {url} is empty (no settings); write one with "
+                              f"`c4 config init > {url}` (or pass no --config for all "
+                              "defaults)")
     for assignment in overrides or []:
         set_key(data, assignment)
     return parse_config(data)

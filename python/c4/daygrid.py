@@ -101,7 +101,9 @@ def grid_channel(task: ChannelTask, out: np.ndarray, gaps: np.ndarray) -> Channe
         except (mseed.MseedError, OSError) as exc:
             msgs.append((logging.WARNING, f"skipping corrupt file {path}: {first_line(exc)}"))
             continue
-        msgs.extend((logging.WARNING, f"{path}: {note}") for note in notes)
+        summary = mseed.summarise_notes(path, notes, got)
+        if summary:
+            msgs.append((logging.WARNING, summary))
         traces += [t for t in got if (t.network, t.station, t.location, t.channel)
                    == (net, sta, loc, cha) and len(t.data) > 1]
     if not traces:

@@ -22,6 +22,7 @@ Within one process, miniSEED should be read only through this module while decod
 from __future__ import annotations
 
 import ctypes as C
+import re
 import threading
 import warnings
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from obspy.io.mseed import headers as _headers
 
-__all__ = ["DecodedTrace", "MseedError", "read_traces"]
+__all__ = ["DecodedTrace", "MseedError", "read_traces", "summarise_notes"]
 
 _lib = _headers.clibmseed.lib
 _DTYPES = {b"i": np.int32, b"f": np.float32, b"d": np.float64, b"a": np.int8}
@@ -204,3 +205,34 @@ def read_traces(path: str | Path) -> tuple[list[DecodedTrace], list[str]]:
     if not _is_data_record(buf[:8].tobytes()):
         return _read_with_obspy(path)
     return _decode(buf)
+
+
+_SKIP = re.compile(r"skip bytes (\d+) to (\d+)", re.I)
+_LAST = re.compile(r"last record only has (\d+) byte", re.I)
+
+
+def summarise_notes(path: str | Path, notes: list[str], traces: list[DecodedTrace]) -> str | None:
+    """One line for a file's libmseed (or obspy) warnings, naming the file and what was
+    skipped: ``<path>: skipped 199,936 of 200,512 bytes that are not miniSEED records; kept
+    1 segment(s), 721 samples (1,563 libmseed warnings, first: ...)``; None without warnings.
+    A damaged file can produce one warning per record, thousands of lines otherwise."""
+    if not notes:
+        return None
+    skipped = 0
+    for note in notes:
+        m = _SKIP.search(note)
+        if m:
+            skipped += int(m[2]) - int(m[1]) + 1
+            continue
+        m = _LAST.search(note)
+        if m:
+            skipped += int(m[1])
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        size = 0
+    kept = f"kept {len(traces)} segment(s), {sum(len(t.data) for t in traces):,} samples"
+    what = (f"skipped {skipped:,} of {size:,} bytes that are not miniSEED records; {kept}"
+            if skipped else kept)
+    count = f"{len(notes):,} libmseed warning{'s' if len(notes) != 1 else ''}"
+    return f"{path}: {what} ({count}, first: {notes[0]})"

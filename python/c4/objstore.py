@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,19 +55,36 @@ def join(base: str, *parts: str) -> str:
 
 
 def _is_retryable(exc: BaseException) -> bool:
+    """Throttling, a server error or a network failure, also when boto3 wraps it (its
+    transfer manager raises ``S3UploadFailedError`` / ``S3TransferFailedError`` from the
+    ``ClientError`` or connection error of the failed part; a download's
+    ``RetriesExceededError`` holds it as ``last_exception``)."""
     from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-        return str(err.get("Code")) in _RETRYABLE_CODES or status in {"500", "503"}
-    return isinstance(exc, (ConnectionError, HTTPClientError, TimeoutError))
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if isinstance(node, ClientError):
+            err = node.response.get("Error", {})
+            status = str(node.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+            return str(err.get("Code")) in _RETRYABLE_CODES or status in {"500", "503"}
+        if isinstance(node, (ConnectionError, HTTPClientError, TimeoutError)):
+            return True
+        node = (node.__cause__ or node.__context__
+                or getattr(node, "last_exception", None))  # boto3's RetriesExceededError
+    return False
 
 
 def with_retries(fn: Callable[[], T], *, what: str, attempts: int = 5, base_s: float = 0.5) -> T:
     """Call ``fn`` and retry throttling / transient network errors with jittered exponential
-    back-off (``base_s · 2^k`` seconds, k = 0, 1, ...); other errors propagate at once."""
+    back-off (``base_s · 2^k`` seconds, k = 0, 1, ...); other errors propagate at once.
+    Downloads and uploads share this policy. A stop request (:mod:`c4.interrupts`) ends it
+    before the next attempt."""
+    from c4.interrupts import check
+
     for k in range(attempts):
+        check()
         try:
             return fn()
         except Exception as exc:
@@ -101,6 +118,20 @@ def s3_client(anonymous: bool = False, endpoint_url: str = "") -> object:
             session = boto3.session.Session()
             _clients[key] = session.client("s3", endpoint_url=endpoint or None, config=cfg)
         return _clients[key]
+
+
+def probe_client(anonymous: bool = False, endpoint_url: str = "") -> Any:
+    """A boto3 S3 client that fails fast (2 attempts, 5 s to connect): for checks made before
+    a run, where a missing network should be one line within seconds, not minutes of
+    retries."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    cfg = Config(retries={"total_max_attempts": 2, "mode": "standard"}, connect_timeout=5,
+                 read_timeout=15, signature_version=UNSIGNED if anonymous else None)
+    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL", "")
+    return boto3.session.Session().client("s3", endpoint_url=endpoint or None, config=cfg)
 
 
 @dataclass(frozen=True)

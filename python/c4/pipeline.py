@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -171,6 +172,7 @@ class _Shard:
         self.timings = Timings()
         self.archive = open_archive(config.data, cache=self.out)
         self.stations: Stations | None = None
+        self.work_root: Path | None = None
 
     # ------------------------------------------------------------------------------ one day
     def run_day(self, day: dt.date, pre: Preprocessor, work: Path) -> dict[str, Any]:
@@ -277,9 +279,12 @@ class _Shard:
         if previous is not None and previous.get("fingerprint") == self.fingerprint:
             log.info("shard %s (%d) already complete, skipping", self.label, self.index)
             self.reporter.event("shard_skipped", shard=self.index, label=self.label)
-            return previous
-        scratch = check_scratch(cfg.output.scratch, cfg.output.min_free_gb)
-        work_root = scratch / f"c4-shard-{self.label}"
+            return {**previous, "shard_skipped": True}
+        scratch = check_scratch(cfg.scratch_dir(), cfg.output.min_free_gb)
+        # this run's own folder (runs sharing a scratch folder never touch each other's
+        # files); run_shard removes it however the run ends
+        work_root = self.work_root = Path(tempfile.mkdtemp(prefix=f"c4-{self.label}-",
+                                                           dir=scratch))
         self.stations = load_stations(cfg.data, self.archive)
         done, skipped = [], []
         failed: dict[dt.date, str] = {}
@@ -328,7 +333,6 @@ class _Shard:
                           channels=info["n_channels"], pairs=info["n_pairs"],
                           timings=entry["timings"])
                 task.advance()
-        shutil.rmtree(work_root, ignore_errors=True)
         if failed:
             first = min(failed)
             raise ShardIncomplete(
@@ -336,7 +340,7 @@ class _Shard:
                 f"marked complete ({first}: {failed[first]}); the other days are kept, run the "
                 "same command again to retry the failed ones")
         with self.timings.stage("stack"):
-            store = self._stack(scratch)
+            store = self._stack(work_root)
         summary: dict[str, Any] = {
             "shard": self.index, "label": self.label, "store": store,
             "days": [d.isoformat() for d in self.days],
@@ -369,4 +373,9 @@ def run_shard(config: Config, index: int, *, reporter: Reporter | None = None) -
     """Run shard ``index`` of ``config`` (see the module docstring); returns its summary (also
     written as the shard's manifest entry)."""
     rep = reporter if reporter is not None else Reporter(quiet=True)
-    return _Shard(config, index, rep).run()
+    shard = _Shard(config, index, rep)
+    try:
+        return shard.run()
+    finally:
+        if shard.work_root is not None:
+            shutil.rmtree(shard.work_root, ignore_errors=True)

@@ -36,26 +36,38 @@ _OUT_OPT = typer.Option(Path("sac"), "--out", "-o", help="Folder for the SAC fil
 _EXPORT_METHOD_OPT = typer.Option(None, "--method", "-m",
                                   help="Stacks to export (default: all).")
 _DIR_OPT = typer.Option(None, "--dir", help="Folder for the archive and results (default: a "
-                        "temporary one, removed afterwards).")
-_INIT_PATH_ARG = typer.Argument(Path("c4.toml"), help="File to write ('-' for stdout).")
+                        "new folder in the system temp dir, kept).")
+_INIT_PATH_ARG = typer.Argument(None, help="File to write ('-' for stdout); default c4.toml, "
+                                "or stdout when it is not a terminal (c4 config init > "
+                                "c4.toml).", show_default=False)
 
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """Turn domain errors into a message and an exit code, never a traceback."""
-    from c4.config import ConfigError
-    from c4.pipeline import ScratchError, ShardIncomplete
+    """Turn domain errors into one line (and a hint) and an exit code, never a traceback
+    (only with ``-v``); exit codes in :mod:`c4.failures`."""
+    from c4.failures import FAILED, Failure, emit, explain
     from c4.sources.fdsn import FdsnError
 
     try:
         yield
-    except ConfigError as exc:
-        err_console.print(f"[bold red]config error[/]\n{exc}", highlight=False)
-        raise typer.Exit(2) from None
-    except (ScratchError, ShardIncomplete, FdsnError, FileNotFoundError, IndexError,
-            ValueError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+    except Exception as exc:
+        failure = explain(exc)
+        if failure is None and isinstance(exc, (FdsnError, FileNotFoundError, IndexError,
+                                                ValueError)):
+            failure = Failure(str(exc), "", FAILED)
+        if failure is None:
+            raise
+        from c4.progress import get_verbosity
+
+        if get_verbosity()["verbose"]:
+            import traceback
+
+            from c4.redact import redact
+
+            sys.stderr.write(redact("".join(traceback.format_exception(exc))))
+        emit(failure)
+        raise typer.Exit(failure.exit_code) from None
 
 
 def _load(config: str | None, overrides: list[str] | None, **extra: str | None) -> Config:
@@ -77,19 +89,51 @@ def correlate_command(
     scratch: str | None = typer.Option(None, help="Override output.scratch."),
     overrides: list[str] | None = _SET_OPT,
 ) -> None:
-    """Correlate one shard (a month by default): fetch, preprocess, correlate, stack, write."""
+    """Correlate one shard (a month by default): fetch, preprocess, correlate, stack, write.
+
+    Before the first download it checks that the output can be written, the source listed and
+    scratch used (c4.preflight); exit codes: 0 done, 1 the run failed, 2 configuration,
+    130/143 interrupted (docs/results.md)."""
     from c4.pipeline import run_shard
+    from c4.preflight import check_run
     from c4.progress import reporter_from_context
     from c4.shards import current_shard
 
     with _user_errors():
         cfg = _load(config, overrides, **{"output.output": output, "output.scratch": scratch})
         shard = current_shard(index)
+        check_run(cfg)
         with reporter_from_context() as rep:
             summary = run_shard(cfg, shard, reporter=rep)
-    log.info("shard %s done: %d days computed, %d skipped; results %s", summary["label"],
-             len(summary.get("days_computed", [])), len(summary.get("days_skipped", [])),
-             summary.get("store"))
+    log.info("%s", shard_summary_line(summary, cfg))
+
+
+def shard_summary_line(summary: dict[str, object], cfg: Config) -> str:
+    """``shard 2024-01 done: 3 days computed, 28 skipped; results <absolute path>``.
+
+    Counts every list ``days_<state>`` of the summary (computed, skipped, and the states
+    the shard reports besides, e.g. empty or failed) and names the store by its absolute
+    path or URL."""
+    from c4.objstore import is_s3, join
+
+    counts = []
+    if summary.get("shard_skipped"):
+        days = summary.get("days")
+        counts.append(f"already complete, {len(days) if isinstance(days, list) else 0} "
+                      "skipped")
+    for key, value in summary.items():
+        if summary.get("shard_skipped"):
+            break
+        if key.startswith("days_") and isinstance(value, (list, tuple)):
+            if value or key in ("days_computed", "days_skipped"):
+                unit = "" if counts else (" day" if len(value) == 1 else " days")
+                counts.append(f"{len(value)}{unit} {key.removeprefix('days_')}")
+    base = cfg.output.output if is_s3(cfg.output.output) else str(
+        Path(cfg.output.output).resolve())
+    store = summary.get("store")
+    where = join(base, str(store)) if store else f"{base} (no stack: no day with data)"
+    label = summary.get("label")
+    return f"shard {label} done: {', '.join(counts) or 'no days'}; results {where}"
 
 
 def stack_command(
@@ -147,7 +191,7 @@ def stack_command(
             from c4.rotation import rotate_results
 
             out_console.print(url)
-            url = rotate_results(url, scratch=cfg.output.scratch,
+            url = rotate_results(url, scratch=cfg.scratch_dir(),
                                  endpoint_url=cfg.data.endpoint_url, misorientation=table)
     out_console.print(url)
 
@@ -202,33 +246,39 @@ def demo_command(
             f"{res.max_lag_error_samples:.0f} samples; {res.seconds:.1f} s")
         ok = res.max_lag_error_samples <= 3 and abs(err) <= 2
         out_console.print("[bold green]PASS[/]" if ok else "[bold red]FAIL[/]")
-        out_console.print(f"results: {folder / 'results'} (c4.open_results)")
+        out_console.print(f"results: {folder / 'results'} (c4.open_results; the archive, "
+                          f"config and results stay in {folder})", highlight=False)
         if not ok:
             raise typer.Exit(1)
 
     if directory is None:
-        with tempfile.TemporaryDirectory(prefix="c4-demo-") as tmp:
-            go(Path(tmp))
-    else:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = Path(tempfile.mkdtemp(prefix="c4-demo-"))
+        err_console.print(f"working in {directory} (kept afterwards; --dir chooses the "
+                          "folder)", highlight=False)
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    with _user_errors():
         go(directory)
 
 
 @config_app.command("init")
 def config_init(
-    path: Path = _INIT_PATH_ARG,
+    path: Path | None = _INIT_PATH_ARG,
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a commented c4.toml with every key at its default."""
     from c4.config import default_toml
 
     text = default_toml()
+    if path is None and not sys.stdout.isatty():
+        path = Path("-")  # redirected: the shell has already created (emptied) the file
+    path = path if path is not None else Path("c4.toml")
     if str(path) == "-":
         sys.stdout.write(text)
         return
     if path.exists() and not force:
         err_console.print(f"[bold red]error:[/] {path} exists; use --force to overwrite")
-        raise typer.Exit(1)
+        raise typer.Exit(2)
     path.write_text(text)
     out_console.print(f"wrote {path}")
 

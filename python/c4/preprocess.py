@@ -29,6 +29,7 @@ import logging
 import math
 import multiprocessing
 import os
+import warnings
 from collections import Counter
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -140,6 +141,18 @@ def remove_line(x: np.ndarray) -> np.ndarray:
     return centred - slope * t
 
 
+def _summarise_warnings(path: str, notes: list[str], stream: Any) -> str | None:
+    """One line for the warnings obspy raised reading ``path`` (see
+    :func:`c4.mseed.summarise_notes`)."""
+    from c4.mseed import DecodedTrace, summarise_notes
+
+    notes = [n.strip() for n in notes]
+    traces = [DecodedTrace(tr.stats.network, tr.stats.station, tr.stats.location,
+                           tr.stats.channel, 0, float(tr.stats.sampling_rate), tr.data)
+              for tr in stream]
+    return summarise_notes(path, notes, traces)
+
+
 def preprocess_channel(task: ChannelTask) -> ChannelResult:
     """Preprocess one channel-day (see the module docstring); never raises for bad data."""
     from obspy import Stream, UTCDateTime, read
@@ -150,11 +163,17 @@ def preprocess_channel(task: ChannelTask) -> ChannelResult:
     fs = task.sampling_rate
     st = Stream()
     for path in task.paths:
-        try:
-            got = read(path)
-        except Exception as exc:
-            msgs.append((logging.WARNING, f"skipping corrupt file {path}: {first_line(exc)}"))
-            continue
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                got = read(path)
+            except Exception as exc:
+                msgs.append((logging.WARNING,
+                             f"skipping corrupt file {path}: {first_line(exc)}"))
+                continue
+        summary = _summarise_warnings(path, [str(w.message) for w in caught], got)
+        if summary:
+            msgs.append((logging.WARNING, summary))
         st += got.select(network=net, station=sta, location=loc, channel=cha)
     st.traces = [tr for tr in st if tr.stats.npts > 1]
     if not st:
@@ -224,6 +243,36 @@ class DayRecords:
         return [r for r in self.results if r.data is not None]
 
 
+def _worker_init(parent: int) -> None:
+    """Start of an obspy-path worker process: it dies with the ``c4`` process that started it
+    (Linux: the kernel kills it when its parent, the forkserver, exits, which happens when
+    ``c4`` does; elsewhere, and as a second guard, a thread that polls the parent), and leaves
+    Ctrl-C to the parent, which stops the pool (no traceback per worker)."""
+    import signal
+    import threading
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        pass
+
+    def watch() -> None:
+        while True:
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # the pid was reused by another user's process
+                os._exit(1)
+            time.sleep(1.0)
+
+    threading.Thread(target=watch, name="c4-parent-watch", daemon=True).start()
+
+
 class Preprocessor:
     """Runs a day's channels by ``method`` (``kernels`` or ``obspy``, see the module docs) on
     ``workers`` threads (kernels) or processes (obspy; ``forkserver`` start, so the kernels'
@@ -258,7 +307,9 @@ class Preprocessor:
                 method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() \
                     else "spawn"
                 ctx = multiprocessing.get_context(method)
-                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                                 initializer=_worker_init,
+                                                 initargs=(os.getpid(),))
         return self._pool
 
     def run(self, tasks: list[ChannelTask]) -> list[ChannelResult]:

@@ -173,7 +173,7 @@ def stack_inputs(config: Config, start: dt.date | None, end: dt.date | None, *,
     ``[start, end]``, the settings to stack them with, and the scratch folder; every user
     mistake is a one-line error before any work."""
     loc = output_location(config.output.output, config.data.endpoint_url)
-    scratch = Path(config.output.scratch)
+    scratch = Path(config.scratch_dir())
     if not scratch.is_dir():
         raise FileNotFoundError(f"output.scratch: directory {scratch} does not exist")
     entries = data_entries(loc, start, end)

@@ -170,7 +170,7 @@ def check_real_submit(config: Config, config_url: str) -> list[str]:
         )
     scratch = PurePosixPath(config.output.scratch)
     mount = PurePosixPath(cfg.scratch_container_path)
-    if scratch != mount and mount not in scratch.parents:
+    if config.output.scratch and scratch != mount and mount not in scratch.parents:
         problems.append(
             f"output.scratch = {config.output.scratch!r} is outside the scratch volume "
             f"(batch.scratch_container_path = {cfg.scratch_container_path!r}): the day files "

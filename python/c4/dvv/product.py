@@ -116,7 +116,7 @@ def _reference_store(config: Config, s: DvvConfig, entries: list[dict[str, Any]]
     used = [dt.date.fromisoformat(d) for d in days]
     attrs = stack_attrs(config, used, product="reference", name=Path(rel).stem,
                         reference=list(s.reference))
-    scratch = Path(config.output.scratch)
+    scratch = Path(config.scratch_dir())
     if not scratch.is_dir():
         raise FileNotFoundError(f"output.scratch: directory {scratch} does not exist")
     stack_to_store(loc, chosen, [s.stack_method], config, attrs, rel, scratch)
@@ -214,7 +214,7 @@ def _write(ds: Any, url: str, config: Config) -> None:
     fixed = [n for n in ds.variables if ds[n].dtype.kind == "U"]
     ds = ds.assign_coords({n: ds[n].astype(object) for n in fixed if n in ds.coords})
     parent, name = _split(url)
-    scratch = Path(config.output.scratch)
+    scratch = Path(config.scratch_dir())
     write_dataset(ds, output_location(parent, config.data.endpoint_url), name, scratch)
 
 
@@ -254,7 +254,7 @@ def run_dvv(config: Config, *, output: str | None = None, settings: DvvConfig | 
     entries = data_entries(loc)
     if not entries and stacks is None:
         raise FileNotFoundError(f"{config.output.output}: no completed day with data")
-    scratch = Path(config.output.scratch)
+    scratch = Path(config.scratch_dir())
     if not scratch.is_dir():
         raise FileNotFoundError(f"output.scratch: directory {scratch} does not exist")
     build = index is None
