@@ -39,5 +39,6 @@ def test_demo_without_dir_keeps_its_results_and_says_where(tmp_path: Path) -> No
     assert m is not None, res.stdout
     results = Path(m.group(1))
     assert results.is_absolute() and results.parent.parent == tmp_path
-    assert (results / "stacks" / "all.zarr" / "zarr.json").exists()  # still there
+    store = resolve_product(output_location(str(results)), "stacks/all.zarr")
+    assert store is not None and (results / store / "zarr.json").exists()  # still there
     assert f"working in {results.parent}" in res.stderr
