@@ -37,7 +37,8 @@ def test_estimate_terms() -> None:
     pairs = 100 * 99 // 2
     assert e.pair_days == 59 * pairs
     per_day_s = 100 * (est.PREPROCESS_VCPU_S_PER_CHANNEL_DAY + est.WHITEN_VCPU_S_PER_CHANNEL_DAY
-                       ) + pairs * est.CORRELATE_VCPU_S_PER_PAIR_DAY
+                       ) + pairs * (est.CORRELATE_VCPU_S_PER_PAIR_DAY
+                                    + 32 * est.SERIAL_S_PER_PAIR_DAY)  # serial: all 32 vCPUs
     assert e.vcpu_hours == pytest.approx(59 * per_day_s / 3600, abs=0.01)
     assert e.wall_hours_per_shard == pytest.approx(31 * per_day_s / 3600 / 32, abs=0.01)
     assert e.startup_vcpu_hours == pytest.approx(2 * 32 * prices.STARTUP_S_PER_CHILD / 3600,
@@ -57,6 +58,15 @@ def test_estimate_terms() -> None:
              + costs.results_storage_per_month)
     assert costs.total_spot == pytest.approx(total, abs=0.05)
     assert costs.total_on_demand > costs.total_spot
+
+
+def test_the_obspy_path_costs_its_own_preprocessing_rate() -> None:
+    size = est.CampaignSize(stations=100, channels=100, source_sampling_rate_hz=50.0)
+    fast = est.estimate(cfg(), [0], size)
+    slow = est.estimate(cfg('processing.preprocess="obspy"'), [0], size)
+    extra = 31 * 100 * 0.5 * (est.OBSPY_PREPROCESS_VCPU_S_PER_CHANNEL_DAY
+                              - est.PREPROCESS_VCPU_S_PER_CHANNEL_DAY) / 3600
+    assert slow.vcpu_hours - fast.vcpu_hours == pytest.approx(extra, abs=0.02)
 
 
 def test_the_timeout_is_derived_from_the_longest_shard() -> None:

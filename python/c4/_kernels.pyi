@@ -12,6 +12,7 @@ __all__ = [
     "REJECTIONS",
     "KernelError",
     "__version__",
+    "all_finite",
     "correlate",
     "default_threads",
     "fast_len",
@@ -37,6 +38,7 @@ _F32 = npt.NDArray[np.float32]
 _C64 = npt.NDArray[np.complex64]
 _Qc = tuple[_F32, _F32, _F32, _F32]
 
+def all_finite(x: npt.NDArray[np.float32], threads: int | None = None) -> bool: ...
 def fast_len(n: int) -> int: ...
 def default_threads() -> int: ...
 def windows(

@@ -397,8 +397,9 @@ class OutputConfig(_Section):
 
     pair_partitions: int = Field(
         64, ge=1, le=65536,
-        description="Pairs are split by a hash of their name into this many partitions: one "
-        "daily file each, correlated and written one at a time and stacked in batches of "
+        description="Pairs are split into at most this many partitions, blocks of source x "
+        "receiver channels (channel ids hashed into floor(sqrt(n)) blocks): one daily file "
+        "each, correlated and written one at a time and stacked in batches of "
         "output.stack_batch_mb, so memory stays bounded (a partition holds about days x pairs "
         "/ partitions x lags x 4 bytes). Raise it for very large networks.",
     )

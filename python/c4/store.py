@@ -6,15 +6,16 @@ Layout below ``output.output`` (a local directory or ``s3://bucket/prefix``)::
     shards/<label>.zarr/            a shard's stacks, label 2024-02 (month) or 2024-02-03 (day)
     stacks/<name>.zarr/             longer stacks written by `c4 stack`
     manifest/days/YYYY-MM-DD.json   a finished day (written after its daily file)
+    manifest/incomplete/YYYY-MM-DD.json a day that was empty or failed (:mod:`c4.days`)
     manifest/shards/NNNN.json       a finished shard (written after its whole Zarr store)
 
 Each ``.zarr`` product is a folder with a completion marker naming its current version, replaced
 atomically (:mod:`c4.products`). A manifest entry is always written *last*, as one small
 object, so a day or shard is complete exactly when its entry exists: a crash or Spot reclaim
-can leave a partial file but never a partial file marked complete. Pairs are split into
-``output.pair_partitions`` partitions by a hash of their name (:func:`partition_of`), so a day
-is written, and a stack built, one partition at a time and memory stays bounded however many
-pairs a network has. See ``docs/results.md`` for the variables and attributes.
+can leave a partial file but never a partial file marked complete. Pairs are split into at most
+``output.pair_partitions`` partitions by blocks of their two channels (:func:`partition_of`), so
+a day is written, and a stack built, one partition at a time and memory stays bounded however
+many pairs a network has. See ``docs/results.md`` for the variables and attributes.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ import datetime as dt
 import io
 import json
 import logging
+import math
 import shutil
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,12 +41,14 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "DailyResult",
+    "channel_blocks",
     "completed_days",
     "completed_shards",
     "day_entry",
     "open_daily",
     "open_results",
     "output_location",
+    "partition_blocks",
     "partition_of",
     "product_attrs",
     "read_daily",
@@ -104,9 +108,47 @@ class DailyResult:
                            {k: v[rows] for k, v in self.pairs.items()})
 
 
+PARTITIONING = "channel-blocks"
+"""Day entries' ``partitioning``: the scheme of :func:`partition_of`. Days without it were
+written by an earlier c4 that partitioned by a hash of the pair name; they are re-partitioned
+when read."""
+
+
+def partition_blocks(n_parts: int) -> int:
+    """Channel blocks per side of ``n_parts`` pair partitions: ``floor(sqrt(n_parts))``."""
+    if n_parts < 1:
+        raise ValueError(f"n_parts: must be at least 1, got {n_parts}")
+    return math.isqrt(n_parts)
+
+
+def channel_blocks(channels: Sequence[str] | np.ndarray, n_blocks: int) -> np.ndarray:
+    """Block of each channel id (``NET.STA.LOC.CHA``): CRC-32 of the id modulo ``n_blocks``.
+
+    It depends on the id alone, so a channel keeps its block on every day, whichever other
+    channels have data that day."""
+    return np.fromiter((zlib.crc32(str(c).encode()) % n_blocks for c in channels), np.int64,
+                       count=len(channels))
+
+
 def partition_of(names: Iterable[str], n_parts: int) -> np.ndarray:
-    """Partition of each pair name: CRC-32 of the name modulo ``n_parts`` (stable everywhere)."""
-    return np.array([zlib.crc32(str(n).encode()) % n_parts for n in names], np.int64)
+    """Partition of each pair name ``SOURCE_RECEIVER``: ``source block x B + receiver block``.
+
+    Channels are hashed into ``B = floor(sqrt(n_parts))`` blocks by :func:`channel_blocks`, and
+    partition ``(a, b)`` holds the pairs whose source lies in block ``a`` and receiver in
+    block ``b`` (``B**2 <= n_parts`` partitions, numbered ``a * B + b``). A pair's partition
+    therefore depends on its two channel ids only and is the same on every day, whichever
+    channels come and go (resume and stacking read the same partition on every day); and a
+    partition's pairs are all pairs between two sets of about ``channels / B`` channels, so
+    the correlation kernel's 16 x 16 channel tiles stay as full as in one call of the whole
+    day (a hash of the pair name would scatter each partition over the whole network)."""
+    arr = np.asarray(names if isinstance(names, np.ndarray) else list(names), dtype=str)
+    n_blocks = partition_blocks(n_parts)
+    if arr.size == 0:
+        return np.zeros(0, np.int64)
+    split = np.char.partition(arr, "_")
+    ids, inverse = np.unique(np.concatenate([split[:, 0], split[:, 2]]), return_inverse=True)
+    blocks = channel_blocks(ids, n_blocks)[inverse.ravel()]
+    return blocks[:len(arr)] * n_blocks + blocks[len(arr):]
 
 
 def daily_key(day: dt.date, part: int) -> str:
@@ -139,8 +181,9 @@ def read_partition(loc: Location, day: dt.date, entry: dict[str, Any], part: int
                    n_parts: int) -> DailyResult | None:
     """The pairs of ``day`` in partition ``part`` of ``n_parts``, or None if it has none.
 
-    Days written with another number of partitions are read whole and filtered (slower)."""
-    if entry.get("n_parts") == n_parts:
+    Days written with another number of partitions or another partitioning (an earlier c4)
+    are read whole and filtered (slower)."""
+    if entry.get("n_parts") == n_parts and entry.get("partitioning") == PARTITIONING:
         return read_daily(loc, day, part) if part in entry.get("parts", []) else None
     whole = read_daily(loc, day)
     mask = partition_of(whole.pairs["pair"], n_parts) == part
@@ -384,19 +427,29 @@ def open_results(url: str, *, cache_dir: str | Path | None = None,
     return ds.assign_coords(time=[np.datetime64(p.attrs["first_day"]) for p in parts])
 
 
-def open_daily(url: str, days: Iterable[dt.date] | None = None, *, endpoint_url: str = "") -> Any:
+def open_daily(url: str, days: Iterable[dt.date] | None = None, *, endpoint_url: str = "",
+               fingerprint: str | None = None) -> Any:
     """Daily correlations as an ``xarray.Dataset`` with ``correlation`` (time, pair, lag) and
     ``n_windows`` (time, pair); one time step per day and sub-stack group. Pairs absent on a
-    day are NaN (``n_windows`` 0)."""
+    day are NaN (``n_windows`` 0). Days made with different settings are never mixed: a
+    ValueError names the fingerprints unless ``fingerprint`` chooses the days of one."""
     loc = output_location(url, endpoint_url)
     wanted = sorted(days) if days is not None else sorted(completed_days(loc))
     results: list[tuple[DailyResult, float]] = []
+    prints: dict[str, list[str]] = {}
     for day in wanted:
         entry = day_entry(loc, day)
         if entry is None or not entry.get("parts"):
             continue
+        if fingerprint is not None and entry.get("fingerprint") != fingerprint:
+            continue
+        prints.setdefault(str(entry.get("fingerprint")), []).append(day.isoformat())
         r = read_daily(loc, day)
         results.append((r, float(entry.get("group_seconds") or 86400.0)))
+    if len(prints) > 1:
+        said = "; ".join(f"{fp}: {len(d)} day(s) from {d[0]}" for fp, d in sorted(prints.items()))
+        raise ValueError(f"{url}: the completed days were made with different settings "
+                         f"({said}); pass fingerprint= to open the days of one")
     if not results:
         raise FileNotFoundError(f"{url}: no completed day with data")
     table = _union_pairs([r.pairs for r, _ in results])
@@ -415,6 +468,6 @@ def open_daily(url: str, days: Iterable[dt.date] | None = None, *, endpoint_url:
             times.append(np.datetime64(r.day.isoformat(), "ms")
                          + np.timedelta64(round(g * group_s * 1000), "ms"))
             t += 1
-    ds = make_dataset({}, lags, table, {}, extra={
+    ds = make_dataset({}, lags, table, {"fingerprint": next(iter(prints))}, extra={
         "correlation": (("time", "pair", "lag"), corr), "n_windows": (("time", "pair"), nwin)})
     return ds.assign_coords(time=times)

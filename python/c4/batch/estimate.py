@@ -3,18 +3,29 @@
 The input is a :class:`CampaignSize` (stations, channels, the raw sampling rate) and the shards;
 whatever knows the archive (``--stations``, local station metadata, an archive index) builds it.
 
-vCPU time of one shard = channel-days x (preprocessing + whitening per channel-day)
-+ pair-days x (correlation per pair-day). The per-unit costs are the calibration below:
+vCPU time of one shard = channel-days x (preprocessing + spectra per channel-day)
++ pair-days x (correlation, writing and stacking per pair-day + ``batch.vcpus`` x the
+single-threaded seconds per pair-day). The per-unit costs are the calibration below, measured
+on one real-rate day through the shard code (``benches/RESULTS.md``, "Scale rehearsal" and
+"Raw-rate input"):
 
-- :data:`WHITEN_VCPU_S_PER_CHANNEL_DAY` and :data:`CORRELATE_VCPU_S_PER_PAIR_DAY` come from the
-  ``whiten`` (channel-days/s) and ``correlate`` (pair-days/s) groups of
-  ``benches/test_bench_kernels.py`` at NoisePy's defaults (20 Hz, cc_len 1800 s, step 450 s,
-  0.05-2 Hz; see ``benches/RESULTS.md``: 19-26 ms per channel-day and 0.19-0.24 ms per pair-day
-  on one core of the machines measured), rounded up to leave room for stacking and writing;
-- :data:`PREPROCESS_VCPU_S_PER_CHANNEL_DAY` covers download, miniSEED decoding, merging and
-  resampling of a 100 Hz channel-day with obspy: the pipeline bench measured ~0.4 vCPU-s for a
-  20 Hz channel-day, and a 100 Hz day holds five times as many samples; it scales with the raw
-  sampling rate and dominates unless the network is large.
+- :data:`WHITEN_VCPU_S_PER_CHANNEL_DAY` and :data:`CORRELATE_VCPU_S_PER_PAIR_DAY`: CPU seconds
+  of the spectra stage per channel-day and of the correlate, write and stack stages per
+  pair-day in ``benches/test_bench_scale.py`` (NoisePy's defaults: 20 Hz, cc_len 1800 s,
+  step 450 s, 0.05-2 Hz, the QC day pass; 56-57 ms per channel-day and 1.2-1.5 ms per
+  pair-day at 256 and 512 channels, most of it the shard stack), rounded up;
+- :data:`SERIAL_S_PER_PAIR_DAY`: the seconds per pair-day in which only one thread of the
+  process works: the shard stack's serial part (the same benchmark's serial share, 23-28 % of
+  the wall time at 256 and 512 channels, ~0.3 ms per pair-day on an unloaded core) and the
+  writer of the daily files (0.18-0.42 ms per pair-day on one thread; on 2 vCPUs it hides behind
+  the correlation, on 32 it no longer does); while it runs the other vCPUs of the child idle, so
+  it costs ``batch.vcpus`` vCPU-seconds per second;
+- :data:`PREPROCESS_VCPU_S_PER_CHANNEL_DAY` covers download, miniSEED decoding, merging,
+  anti-alias decimation and detrending of a 100 Hz channel-day on the kernels path
+  (``benches/test_bench_preprocess.py``: 76 ms per channel-day on 2 vCPUs), and
+  :data:`OBSPY_PREPROCESS_VCPU_S_PER_CHANNEL_DAY` the same on the obspy path
+  (``processing.preprocess = "obspy"``: 767 ms on 2 vCPUs); both scale with the raw sampling
+  rate.
 
 ``batch.vcpu_seconds_per_channel_day`` replaces the two per-channel terms when set (e.g. from the
 log of a real run). Pairs are all channel pairs (an upper bound: ``max_distance_km`` is not
@@ -38,12 +49,19 @@ from c4.batch import prices
 from c4.config import Config
 from c4.shards import shard_days
 
-WHITEN_VCPU_S_PER_CHANNEL_DAY = 0.03
-"""Windowing, FFT and whitening of one channel-day, vCPU-seconds (benches: whiten)."""
-CORRELATE_VCPU_S_PER_PAIR_DAY = 0.0003
-"""Correlation and stacking of one pair-day, vCPU-seconds (benches: correlate)."""
-PREPROCESS_VCPU_S_PER_CHANNEL_DAY = 2.0
-"""Download, decoding, merge and resampling of one 100 Hz channel-day with obspy, vCPU-s."""
+WHITEN_VCPU_S_PER_CHANNEL_DAY = 0.06
+"""Windowing, QC day pass, FFT and whitening of one channel-day, vCPU-seconds (benches: scale,
+spectra stage)."""
+CORRELATE_VCPU_S_PER_PAIR_DAY = 0.0015
+"""Correlation, writing and stacking of one pair-day, vCPU-seconds (benches: scale)."""
+SERIAL_S_PER_PAIR_DAY = 0.0006
+"""Seconds per pair-day in which one thread of the child works and the others wait (benches:
+scale, serial share; re-measure when stacking or writing change)."""
+PREPROCESS_VCPU_S_PER_CHANNEL_DAY = 0.16
+"""Download, decoding, merge and decimation of one 100 Hz channel-day on the kernels path,
+vCPU-s."""
+OBSPY_PREPROCESS_VCPU_S_PER_CHANNEL_DAY = 1.6
+"""The same on the obspy path (``processing.preprocess = "obspy"``), vCPU-s."""
 PREPROCESS_REFERENCE_RATE_HZ = 100.0
 TIMEOUT_FACTOR = 3.0
 """The derived timeout is this many times the longest shard's estimated run time (plus the
@@ -221,10 +239,13 @@ def estimate(
     days, longest = sum(per_shard_days), max(per_shard_days, default=0)
     per_day_pairs = pairs_per_day(config, size.stations, size.channels)
     channel_days, pair_days = days * size.channels, days * per_day_pairs
-    preprocess = PREPROCESS_VCPU_S_PER_CHANNEL_DAY * (
+    preprocess = (OBSPY_PREPROCESS_VCPU_S_PER_CHANNEL_DAY
+                  if config.processing.preprocess == "obspy"
+                  else PREPROCESS_VCPU_S_PER_CHANNEL_DAY) * (
         size.source_sampling_rate_hz / PREPROCESS_REFERENCE_RATE_HZ)
     per_channel = cfg.vcpu_seconds_per_channel_day or (preprocess + WHITEN_VCPU_S_PER_CHANNEL_DAY)
-    per_day_vcpu_s = size.channels * per_channel + per_day_pairs * CORRELATE_VCPU_S_PER_PAIR_DAY
+    per_pair = CORRELATE_VCPU_S_PER_PAIR_DAY + cfg.vcpus * SERIAL_S_PER_PAIR_DAY
+    per_day_vcpu_s = size.channels * per_channel + per_day_pairs * per_pair
     vcpu_hours = days * per_day_vcpu_s / 3600
     shard_hours = longest * per_day_vcpu_s / 3600 / cfg.vcpus
     startup_vcpu_hours = len(shards) * cfg.vcpus * prices.STARTUP_S_PER_CHILD / 3600

@@ -178,23 +178,29 @@ pub fn correlate(
     let groups = window_groups(n_windows, p.substack);
     let n_groups = groups.len();
     let n_lags = 2 * p.maxlag_n + 1;
-    let a = prepare(s, Side::Source, p);
+    let mut used = vec![false; layout.n_channels];
+    for &[i, j] in pairs {
+        used[i] = true;
+        used[j] = true;
+    }
+    let a = prepare(s, Side::Source, p, &used);
     let b = match p.method {
-        CcMethod::Deconv => Some(prepare(s, Side::Receiver, p)),
+        CcMethod::Deconv => Some(prepare(s, Side::Receiver, p, &used)),
         CcMethod::Xcorr | CcMethod::Coherency | CcMethod::Pcc => None,
     };
     let b = b.as_ref().unwrap_or(&a);
 
-    let counts: Vec<u32> = pairs
-        .iter()
-        .flat_map(|&[i, j]| {
-            groups.iter().map(move |&(w0, w1)| {
-                (w0..w1)
+    let mut counts = vec![0u32; pairs.len() * n_groups];
+    counts
+        .par_chunks_mut(n_groups)
+        .zip(pairs.par_iter())
+        .for_each(|(dst, &[i, j])| {
+            for (c, &(w0, w1)) in dst.iter_mut().zip(&groups) {
+                *c = (w0..w1)
                     .filter(|&w| s.valid[i * n_windows + w] && s.valid[j * n_windows + w])
-                    .count() as u32
-            })
-        })
-        .collect();
+                    .count() as u32;
+            }
+        });
 
     let mut data = memory::zeroed(pairs.len() * n_groups * n_lags);
     let mut slots: Vec<Option<&mut [f32]>> = data.chunks_mut(n_groups * n_lags).map(Some).collect();
@@ -285,8 +291,10 @@ impl Packed<'_> {
 }
 
 /// The spectra as one side of the product: borrowed as they are when no window needs zeroing
-/// or scaling (`xcorr`, and the receiver side of `deconv`), else a scaled, zeroed copy.
-fn prepare<'a>(s: &SpectraView<'a>, side: Side, p: &CorrParams) -> Packed<'a> {
+/// or scaling (`xcorr`, and the receiver side of `deconv`), else a scaled, zeroed copy. Only
+/// the channels marked in `used` (those the call's pairs name) are read or copied: the copy's
+/// other channels stay untouched zero pages.
+fn prepare<'a>(s: &SpectraView<'a>, side: Side, p: &CorrParams, used: &[bool]) -> Packed<'a> {
     let layout = s.layout;
     let per_channel = layout.channel_len();
     let scaled = !matches!(
@@ -297,8 +305,9 @@ fn prepare<'a>(s: &SpectraView<'a>, side: Side, p: &CorrParams) -> Packed<'a> {
         .packed
         .par_chunks(per_channel)
         .zip(s.valid.par_chunks(layout.n_windows))
-        .any(|(channel, valid)| {
-            valid.iter().enumerate().any(|(w, &ok)| {
+        .zip(used.par_iter())
+        .any(|((channel, valid), &read)| {
+            read && valid.iter().enumerate().any(|(w, &ok)| {
                 !ok && (0..layout.n_chunks()).any(|k| {
                     let at = (k * layout.n_windows + w) * CHUNK;
                     channel[at..at + CHUNK].iter().any(|&v| v != 0.0)
@@ -312,11 +321,13 @@ fn prepare<'a>(s: &SpectraView<'a>, side: Side, p: &CorrParams) -> Packed<'a> {
         };
     }
     let h = half_width(p.smoothspect_n);
-    let mut data = vec![0.0f32; layout.len()];
+    let mut data = memory::zeroed(layout.len());
     data.par_chunks_mut(per_channel)
         .zip(s.packed.par_chunks(per_channel))
         .zip(s.valid.par_chunks(layout.n_windows))
-        .for_each(|((dst, src), valid)| {
+        .zip(used.par_iter())
+        .filter(|(_, &read)| read)
+        .for_each(|(((dst, src), valid), _)| {
             let mut row = vec![Complex32::new(0.0, 0.0); layout.n_bins];
             for (w, _) in valid.iter().enumerate().filter(|(_, &ok)| ok) {
                 layout.get_window(src, w, &mut row);
@@ -367,20 +378,39 @@ impl Tile {
     }
 }
 
+/// The pairs grouped into tiles of `TILE` x `TILE` channels. Tiles are cut over the ranks of
+/// the call's own sources and receivers (in channel order), not over channel indices, so a call
+/// whose pairs join two sets of channels scattered over the day's records (one pair partition
+/// of the pipeline) gets tiles as full as one call of all pairs.
 fn tiles(pairs: &[[usize; 2]]) -> Vec<Tile> {
+    let tile_of = |side: usize| {
+        let n = pairs.iter().map(|pr| pr[side] + 1).max().unwrap_or(0);
+        let mut seen = vec![false; n];
+        pairs.iter().for_each(|pr| seen[pr[side]] = true);
+        let mut rank = 0;
+        seen.iter()
+            .map(|&s| {
+                let t = rank / TILE;
+                rank += usize::from(s);
+                t
+            })
+            .collect::<Vec<usize>>()
+    };
+    let (src_tile, rcv_tile) = (tile_of(0), tile_of(1));
+    let key = |[i, j]: [usize; 2]| (src_tile[i], rcv_tile[j]);
     let mut order: Vec<usize> = (0..pairs.len()).collect();
     order.sort_by_key(|&q| {
         let [i, j] = pairs[q];
-        (i / TILE, j / TILE, i, j, q)
+        (key(pairs[q]), i, j, q)
     });
     let mut tiles: Vec<Tile> = Vec::new();
     let mut last_key = None;
     for q in order {
         let [i, j] = pairs[q];
-        let key = (i / TILE, j / TILE);
-        if last_key != Some(key) {
+        let k = key(pairs[q]);
+        if last_key != Some(k) {
             tiles.push(Tile { runs: Vec::new() });
-            last_key = Some(key);
+            last_key = Some(k);
         }
         let runs = &mut tiles.last_mut().expect("pushed above").runs;
         match runs.last_mut() {
@@ -773,6 +803,71 @@ mod tests {
             }
         }
         assert_eq!(out.counts[0], 4);
+    }
+
+    #[test]
+    fn tiles_follow_the_ranks_of_the_calls_channels() {
+        // Sources every third channel, receivers every fifth: 16 x 16 of them fill one tile.
+        let pairs: Vec<[usize; 2]> = (0..16)
+            .flat_map(|a| (0..16).map(move |b| [3 * a, 5 * b + 1]))
+            .collect();
+        let t = tiles(&pairs);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].n_pairs(), 256);
+        // One more source and receiver start a second tile row and column.
+        let mut more = pairs.clone();
+        more.push([48, 81]);
+        assert_eq!(tiles(&more).len(), 2);
+    }
+
+    #[test]
+    fn a_partition_of_scattered_channels_gives_the_whole_calls_bits() {
+        let (c, w, b, nfft) = (40, 6, 23, 64);
+        let data: Vec<Complex32> = (0..c * w * b)
+            .map(|k| Complex32::new(((k * 37) % 11) as f32 - 5.0, ((k * 13) % 7) as f32 - 3.0))
+            .collect();
+        let mut valid = vec![true; c * w];
+        valid[5] = false;
+        let layout = Layout {
+            n_channels: c,
+            n_windows: w,
+            n_bins: b,
+        };
+        let packed = pack(&data, layout);
+        let s = view(&packed, &valid, layout, nfft);
+        let all: Vec<[usize; 2]> = (0..c).flat_map(|i| (i..c).map(move |j| [i, j])).collect();
+        for method in [CcMethod::Xcorr, CcMethod::Coherency] {
+            let p = CorrParams {
+                method,
+                maxlag_n: 10,
+                substack: 2,
+                smoothspect_n: 3,
+            };
+            same_bits_per_partition(&s, &all, &p);
+        }
+    }
+
+    fn same_bits_per_partition(s: &SpectraView<'_>, all: &[[usize; 2]], p: &CorrParams) {
+        let whole = correlate(s, all, p).unwrap();
+        let n = whole.n_groups * whole.n_lags;
+        // Channels hashed into two blocks; each (source block, receiver block) is one call.
+        let block = |ch: usize| (ch * 7 + ch / 3) % 2;
+        for (a, r) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+            let (idx, part): (Vec<usize>, Vec<[usize; 2]>) = all
+                .iter()
+                .enumerate()
+                .filter(|(_, pr)| block(pr[0]) == a && block(pr[1]) == r)
+                .map(|(q, &pr)| (q, pr))
+                .unzip();
+            let got = correlate(s, &part, p).unwrap();
+            for (k, &q) in idx.iter().enumerate() {
+                assert_eq!(got.data[k * n..][..n], whole.data[q * n..][..n]);
+                assert_eq!(
+                    got.counts[k * whole.n_groups..][..whole.n_groups],
+                    whole.counts[q * whole.n_groups..][..whole.n_groups]
+                );
+            }
+        }
     }
 
     #[test]

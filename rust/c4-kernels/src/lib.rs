@@ -10,6 +10,7 @@
 //! the pair) to the receiver (second).
 
 pub mod bandpass;
+pub mod check;
 pub mod correlate;
 pub mod dayprep;
 pub mod dvv;

@@ -17,7 +17,8 @@ use num_complex::Complex32;
 use numpy::ndarray::Dim;
 use numpy::{
     Element, PyArray, PyArray1, PyArrayMethods, PyReadonlyArray, PyReadonlyArray1,
-    PyReadonlyArray2, PyReadonlyArray3, PyReadonlyArray4, PyUntypedArrayMethods,
+    PyReadonlyArray2, PyReadonlyArray3, PyReadonlyArray4, PyReadonlyArrayDyn,
+    PyUntypedArrayMethods,
 };
 use pyo3::create_exception;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -127,6 +128,18 @@ fn time_norm_params(method: &str, smooth_n: usize, clip_std: f32) -> PyResult<Ti
 
 fn parse<T>(r: c4_kernels::Result<T>) -> PyResult<T> {
     r.map_err(|e| KernelError::new_err(e.to_string()))
+}
+
+/// Whether every value of a C-contiguous float32 array is finite (checked on all cores).
+#[pyfunction]
+#[pyo3(signature = (x, threads=None))]
+fn all_finite(
+    py: Python<'_>,
+    x: PyReadonlyArrayDyn<'_, f32>,
+    threads: Option<usize>,
+) -> PyResult<bool> {
+    let values = slice("x", &x)?;
+    detached(py, threads, || Ok(c4_kernels::check::all_finite(values)))
 }
 
 /// Smallest 5-smooth length >= n.
@@ -548,6 +561,7 @@ fn default_threads() -> usize {
 #[pymodule]
 fn _kernels(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("KernelError", m.py().get_type::<KernelError>())?;
+    m.add_function(wrap_pyfunction!(all_finite, m)?)?;
     m.add_function(wrap_pyfunction!(fast_len, m)?)?;
     m.add_function(wrap_pyfunction!(windows, m)?)?;
     m.add_function(wrap_pyfunction!(time_normalize, m)?)?;
