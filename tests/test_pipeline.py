@@ -125,3 +125,21 @@ def test_sds_layout_with_csv_metadata(tmp_path: Path) -> None:
     auto = ds.sel(pair="SY.S01..HHZ_SY.S01..HHZ")
     assert float(auto.lag[int(np.argmax(auto.linear.values))]) == 0.0
     shutil.rmtree(tmp_path / "archive")
+
+
+def test_day_entries_account_for_every_listed_channel(bad_run: dict[str, Any]) -> None:
+    from c4.store import day_entry
+
+    out = str(bad_run["root"] / "out")
+    first, second = day_entry(out, day("2024-01-01")), day_entry(out, day("2024-01-02"))
+    assert first is not None and second is not None
+    s05 = first["channels"]["SY.S05..HHZ"]
+    assert (s05["listed"], s05["fetched"], s05["read"], s05["dropped"]) == (1, 1, 0, "corrupt")
+    assert first["channels"]["SY.S04..HHZ"]["dropped"] == "no metadata"
+    assert first["channels_dropped"] == {"corrupt": 1, "no metadata": 1}
+    assert (first["files_listed"], first["files_fetched"], first["files_read"]) == (5, 4, 3)
+    # the gap 3000..4200 s touches the 600 s windows starting at 2700, 3000, ..., 3900 s
+    gappy = second["channels"]["SY.S02..HHZ"]
+    assert gappy["dropped"] is None and gappy["windows_rejected"] == {"gaps": 5}
+    assert gappy["windows_kept"] == second["windows_per_channel"] - 5
+    assert second["windows_rejected"] == 5 and second["channels_dropped"] == {"no metadata": 1}

@@ -106,21 +106,37 @@ def check_store(store: str, refs: dict[str, tuple[Config, str]]) -> dict[str, in
     return seen
 
 
-def kill_runs(tmp: Path, store: str, seed: int) -> None:
-    """Store ``store`` complete with settings A, then :data:`KILLS` runs alternating settings
-    B and A, each killed at a random time while it works, then B to the end."""
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """An archive (5 stations, 2 days of 1 h), settings A and B, their clean results on disk
+    and the seconds a whole run takes from its shard's start."""
+    tmp = tmp_path_factory.mktemp("kill")
     arch = small_archive(tmp / "archive", days=2, n_stations=5, day_length_s=3600.0)
     (tmp / "scratch").mkdir()
-    a = small_config(arch, store, tmp / "scratch", stack_methods=["linear", "pws", "robust"])
-    b = small_config(arch, store, tmp / "scratch", freqmax=0.8, stack_methods=["linear"])
-    refs: dict[str, tuple[Config, str]] = {}
-    seconds = {}
-    for name, cfg in (("a", a), ("b", b)):
-        ref = f"{store}-ref-{name}"
-        seconds[name] = timed_run(write_config(cfg.model_copy(update={
-            "output": cfg.output.model_copy(update={"output": ref})}),
-            tmp / f"ref-{name}.toml"))
-        refs[cfg.fingerprint()] = (cfg, ref)
+    configs = {
+        "a": small_config(arch, tmp / "ref-a", tmp / "scratch",
+                          stack_methods=["linear", "pws", "robust"]),
+        "b": small_config(arch, tmp / "ref-b", tmp / "scratch", freqmax=0.8,
+                          stack_methods=["linear"]),
+    }
+    refs, seconds = {}, {}
+    for name, cfg in configs.items():
+        seconds[name] = timed_run(write_config(cfg, tmp / f"ref-{name}.toml"))
+        refs[cfg.fingerprint()] = (cfg, cfg.output.output)
+    return {"tmp": tmp, "configs": configs, "refs": refs, "seconds": seconds}
+
+
+def _at(cfg: Config, store: str) -> Config:
+    return cfg.model_copy(update={"output": cfg.output.model_copy(update={"output": store})})
+
+
+def kill_runs(setup: dict[str, Any], tmp: Path, store: str, seed: int,
+              seconds: dict[str, float]) -> None:
+    """Store ``store`` complete with settings A, then :data:`KILLS` runs alternating settings
+    B and A, each killed at a random time while it works (``seconds``: how long a whole run
+    takes), then B to the end."""
+    refs = setup["refs"]
+    a, b = (_at(setup["configs"][n], store) for n in "ab")
     paths = {"a": write_config(a, tmp / "a.toml"), "b": write_config(b, tmp / "b.toml")}
     run_shard(a, 0)
     check_store(store, refs)
@@ -141,14 +157,20 @@ def kill_runs(tmp: Path, store: str, seed: int) -> None:
     assert arrays_equal(c4.open_results(store), _ref("results", refs[b.fingerprint()][1]))
 
 
-def test_killed_settings_changes_never_mix_on_disk(tmp_path: Path) -> None:
-    kill_runs(tmp_path, str(tmp_path / "store"), seed=10)
+def test_killed_settings_changes_never_mix_on_disk(setup: dict[str, Any],
+                                                   tmp_path: Path) -> None:
+    kill_runs(setup, tmp_path, str(tmp_path / "store"), 10, setup["seconds"])
 
 
-def test_killed_settings_changes_never_mix_on_s3(aws_env: str, tmp_path: Path) -> None:
+def test_killed_settings_changes_never_mix_on_s3(setup: dict[str, Any], aws_env: str,
+                                                 tmp_path: Path) -> None:
     boto3.client("s3").create_bucket(
         Bucket="c4-kill", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-    kill_runs(tmp_path, "s3://c4-kill/run", seed=11)
+    b = _at(setup["configs"]["b"], "s3://c4-kill/timing")  # how long a run on S3 takes
+    t = timed_run(write_config(b, tmp_path / "timing.toml"))
+    assert arrays_equal(c4.open_results(b.output.output),
+                        _ref("results", setup["refs"][b.fingerprint()][1]))
+    kill_runs(setup, tmp_path, "s3://c4-kill/run", 11, {"a": t, "b": t})
     keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(
         Bucket="c4-kill", Prefix="run/shards/")["Contents"]]
     assert not any("/pws/" in k or "/robust/" in k for k in keys)  # no stale arrays left
