@@ -344,6 +344,13 @@ def test_rerun_submits_only_the_failed_incomplete_shards_with_their_index_map(
     assert [c["shard"] for c in again["children"]] == [2, 4, 5]
     assert again["completed_shards"] == [3]
 
+    # A child that succeeded without completing its shard (days without files) is re-run too.
+    for done in (2, 4):
+        write_shard_entry(output_location(cfg.output.output), done, {"shard": done})
+    once_more = submitted_id(invoke("submit", "--rerun", rerun_id, *args))
+    (job,) = batch.describe_jobs(jobs=[once_more])["jobs"]
+    assert job["container"]["command"][-2:] == ["--index", "5"]
+    write_shard_entry(output_location(cfg.output.output), 5, {"shard": 5})
     nothing = invoke("submit", "--rerun", rerun_id, *args)
     assert nothing.exit_code == 2
     assert "nothing to re-run" in nothing.stderr

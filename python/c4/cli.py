@@ -78,6 +78,10 @@ from c4.pipeline_cli import register as _register_pipeline  # noqa: E402  (corre
 
 _register_pipeline(app)
 
+from c4.report import register as _register_report  # noqa: E402  (report)
+
+_register_report(app)
+
 from c4.dvv.cli import register as _register_dvv  # noqa: E402  (dvv, plot dvv)
 
 _register_dvv(app, _plot_app)

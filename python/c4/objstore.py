@@ -330,8 +330,35 @@ class Location:
         tmp.write_bytes(data)
         os.replace(tmp, dest)
 
+    def delete(self, rel: str) -> None:
+        """Remove the file ``rel`` (no error when it does not exist)."""
+        if is_s3(self.url):
+            bucket, key = self._s3(rel)
+            with_retries(lambda: self.client.delete_object(Bucket=bucket, Key=key),
+                         what=f"delete s3://{bucket}/{key}")
+            return
+        (Path(self.url) / rel).unlink(missing_ok=True)
+
+    def delete_keys(self, keys: list[str]) -> None:
+        """Remove the files ``keys`` (relative; S3: batches of 1000 per request)."""
+        if not is_s3(self.url):
+            for k in keys:
+                self.delete(k)
+            return
+        bucket, _ = self._s3("")
+        for chunk in iter_chunks(sorted(keys), 1000):
+            objects = [{"Key": self._s3(k)[1]} for k in chunk]
+
+            def one(objects: list[dict[str, str]] = objects) -> object:
+                return self.client.delete_objects(Bucket=bucket,
+                                                  Delete={"Objects": objects, "Quiet": True})
+
+            with_retries(one, what=f"delete {len(chunk)} keys in s3://{bucket}")
+
     def put_tree(self, src: Path, rel: str, workers: int = 16) -> None:
-        """Upload every file below the local directory ``src`` to ``rel/`` in parallel."""
+        """Make ``rel/`` hold exactly the files below the local directory ``src`` (uploaded in
+        parallel; on S3, keys below ``rel/`` that ``src`` does not have are removed after the
+        upload, so a store written over an older one keeps none of its stale arrays)."""
         files = sorted(p for p in src.rglob("*") if p.is_file())
         if not is_s3(self.url):
             dest = Path(self.url) / rel
@@ -344,9 +371,13 @@ class Location:
             return
         from concurrent.futures import ThreadPoolExecutor
 
+        wanted = {join(rel, p.relative_to(src).as_posix()) for p in files}
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(lambda p: self.put(p, join(rel, p.relative_to(src).as_posix())),
                           files))
+        stale = [k for k in self.list_keys(rel) if k not in wanted]
+        if stale:
+            self.delete_keys(stale)
 
     def get_tree(self, rel: str, dest: Path, workers: int = 16) -> Path:
         """Download every file below ``rel/`` into the local directory ``dest``."""

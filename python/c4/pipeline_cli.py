@@ -37,6 +37,8 @@ _EXPORT_METHOD_OPT = typer.Option(None, "--method", "-m",
                                   help="Stacks to export (default: all).")
 _DIR_OPT = typer.Option(None, "--dir", help="Folder for the archive and results (default: a "
                         "new folder in the system temp dir, kept).")
+_REDO_OPT = typer.Option(None, "--redo", help="Recompute this day (YYYY-MM-DD, repeatable) or "
+                         "'all' days of the shard even when complete.")
 _INIT_PATH_ARG = typer.Argument(None, help="File to write ('-' for stdout); default c4.toml, "
                                 "or stdout when it is not a terminal (c4 config init > "
                                 "c4.toml).", show_default=False)
@@ -88,23 +90,30 @@ def correlate_command(
     output: str | None = typer.Option(None, help="Override output.output."),
     scratch: str | None = typer.Option(None, help="Override output.scratch."),
     overrides: list[str] | None = _SET_OPT,
+    redo: list[str] | None = _REDO_OPT,
 ) -> None:
     """Correlate one shard (a month by default): fetch, preprocess, correlate, stack, write.
 
     Before the first download it checks that the output can be written, the source listed and
     scratch used (c4.preflight); exit codes: 0 done, 1 the run failed, 2 configuration,
-    130/143 interrupted (docs/results.md)."""
+    130/143 interrupted (docs/results.md). ``--redo`` recomputes complete days."""
+    from c4.days import parse_redo
     from c4.pipeline import run_shard
     from c4.preflight import check_run
     from c4.progress import reporter_from_context
     from c4.shards import current_shard
 
+    try:
+        redo_days = parse_redo(redo)
+    except ValueError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     with _user_errors():
         cfg = _load(config, overrides, **{"output.output": output, "output.scratch": scratch})
         shard = current_shard(index)
         check_run(cfg)
         with reporter_from_context() as rep:
-            summary = run_shard(cfg, shard, reporter=rep)
+            summary = run_shard(cfg, shard, reporter=rep, redo=redo_days)
     log.info("%s", shard_summary_line(summary, cfg))
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import logging
 import re
@@ -117,6 +118,20 @@ class Stations:
     inventories: dict[str, Any] = field(default_factory=dict)
     xml_keys: dict[str, str] = field(default_factory=dict)
     location: Location | None = None
+    xml_tags: dict[str, str] = field(default_factory=dict)
+    """Per station, ``key@size:version`` of its StationXML file as listed (kept when the file
+    turns out unreadable)."""
+
+    def metadata_tag(self, sid: str) -> str | None:
+        """What the metadata of ``sid`` is made of, to notice it appear or change: its
+        StationXML file as listed, else a hash of its epochs (CSV, station service); None
+        when there is none."""
+        if sid in self.xml_tags:
+            return self.xml_tags[sid]
+        if sid in self.epochs:
+            text = repr((self.epochs[sid], self.channels.get(sid, [])))
+            return "epochs@" + hashlib.sha256(text.encode()).hexdigest()[:16]
+        return None
 
     @property
     def known(self) -> set[str]:
@@ -301,7 +316,10 @@ def load_stations(data: DataConfig, archive: Archive | None = None) -> Stations:
     if not is_s3(url) and not Path(url).is_dir():
         raise FileNotFoundError(f"data.stations: {url} is neither a CSV file nor a directory")
     out = Stations(location=loc)
-    out.xml_keys = _index_xml(loc.list_keys(), data.station_files)
+    listed = {o.key: o for o in loc.list_objects(recursive=True)}
+    out.xml_keys = _index_xml(listed, data.station_files)
+    out.xml_tags = {sid: f"{key}@{listed[key].size}:{listed[key].etag}"
+                    for sid, key in out.xml_keys.items()}
     return out
 
 

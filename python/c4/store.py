@@ -6,6 +6,7 @@ Layout below ``output.output`` (a local directory or ``s3://bucket/prefix``)::
     shards/<label>.zarr/            a shard's stacks, label 2024-02 (month) or 2024-02-03 (day)
     stacks/<name>.zarr/             longer stacks written by `c4 stack`
     manifest/days/YYYY-MM-DD.json   a finished day (written after its daily file)
+    manifest/incomplete/YYYY-MM-DD.json a day that was empty or failed (:mod:`c4.days`)
     manifest/shards/NNNN.json       a finished shard (written after its whole Zarr store)
 
 A manifest entry is always written *last*, as one small object, so a product is complete exactly
@@ -360,19 +361,29 @@ def open_results(url: str, *, cache_dir: str | Path | None = None,
     return ds.assign_coords(time=[np.datetime64(p.attrs["first_day"]) for p in parts])
 
 
-def open_daily(url: str, days: Iterable[dt.date] | None = None, *, endpoint_url: str = "") -> Any:
+def open_daily(url: str, days: Iterable[dt.date] | None = None, *, endpoint_url: str = "",
+               fingerprint: str | None = None) -> Any:
     """Daily correlations as an ``xarray.Dataset`` with ``correlation`` (time, pair, lag) and
     ``n_windows`` (time, pair); one time step per day and sub-stack group. Pairs absent on a
-    day are NaN (``n_windows`` 0)."""
+    day are NaN (``n_windows`` 0). Days made with different settings are never mixed: a
+    ValueError names the fingerprints unless ``fingerprint`` chooses the days of one."""
     loc = output_location(url, endpoint_url)
     wanted = sorted(days) if days is not None else sorted(completed_days(loc))
     results: list[tuple[DailyResult, float]] = []
+    prints: dict[str, list[str]] = {}
     for day in wanted:
         entry = day_entry(loc, day)
         if entry is None or not entry.get("parts"):
             continue
+        if fingerprint is not None and entry.get("fingerprint") != fingerprint:
+            continue
+        prints.setdefault(str(entry.get("fingerprint")), []).append(day.isoformat())
         r = read_daily(loc, day)
         results.append((r, float(entry.get("group_seconds") or 86400.0)))
+    if len(prints) > 1:
+        said = "; ".join(f"{fp}: {len(d)} day(s) from {d[0]}" for fp, d in sorted(prints.items()))
+        raise ValueError(f"{url}: the completed days were made with different settings "
+                         f"({said}); pass fingerprint= to open the days of one")
     if not results:
         raise FileNotFoundError(f"{url}: no completed day with data")
     table = _union_pairs([r.pairs for r, _ in results])
@@ -391,6 +402,6 @@ def open_daily(url: str, days: Iterable[dt.date] | None = None, *, endpoint_url:
             times.append(np.datetime64(r.day.isoformat(), "ms")
                          + np.timedelta64(round(g * group_s * 1000), "ms"))
             t += 1
-    ds = make_dataset({}, lags, table, {}, extra={
+    ds = make_dataset({}, lags, table, {"fingerprint": next(iter(prints))}, extra={
         "correlation": (("time", "pair", "lag"), corr), "n_windows": (("time", "pair"), nwin)})
     return ds.assign_coords(time=times)

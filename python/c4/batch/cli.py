@@ -82,7 +82,8 @@ def submit_command(
         None, "--start", help="First month, YYYY-MM (default: the month of data.start)."
     ),
     rerun: str | None = typer.Option(
-        None, "--rerun", help="Job id: submit only the shards whose children FAILED."
+        None, "--rerun", help="Job id: submit only the shards whose children FAILED, or "
+        "SUCCEEDED with days that had no files (not complete in the manifest)."
     ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the requests and an estimate as JSON; send nothing."
@@ -260,8 +261,11 @@ def _rerun_selection(cfg: Any, job_id: str) -> Any:
     if active:
         warn([f"{len(active)} children of {job_id} have not finished; only FAILED ones rerun"])
     completed = _completed_or_none(cfg)
-    return sub.rerun_selection([c.index for c in report.failed()],
-                               [c.shard for c in report.children], completed)
+    again = [c.index for c in report.failed()]
+    if completed is not None:  # succeeded, but days without files left the shard incomplete
+        again += [c.index for c in report.children
+                  if c.status == "SUCCEEDED" and c.shard not in completed]
+    return sub.rerun_selection(sorted(again), [c.shard for c in report.children], completed)
 
 
 def _completed_or_none(cfg: Any) -> set[int] | None:

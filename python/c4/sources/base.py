@@ -178,6 +178,11 @@ class Archive(ABC):
         """The key pattern the day's files follow, e.g. ``continuous_waveforms/2024/2024_032/
         <NN><SSSSS><CCC><LLL>2024032.ms`` (for the message of an empty day)."""
 
+    def missing_hint(self) -> str:
+        """Why listing may have found nothing at all (``data.source`` missing, nothing stored
+        below it), for the message of a shard with no files; "" when nothing is known."""
+        return ""
+
     def default_stations(self) -> str:
         """Station metadata used when ``data.stations`` is empty: ``<source>/FDSNstationXML``
         (the SCEDC and NCEDC convention)."""
@@ -200,6 +205,17 @@ class FileArchive(Archive):
     @property
     def remote(self) -> bool:
         return is_s3(self.root.url)
+
+    def missing_hint(self) -> str:
+        if not self.remote:
+            path = Path(self.root.url)
+            if not path.exists():
+                return f"data.source {path} does not exist (not mounted? mistyped?)"
+            if not path.is_dir():
+                return f"data.source {path} is not a folder"
+        if not self.root.list_dirs() and not self.root.list_names():
+            return f"nothing is stored below {self.root.url}/ (mistyped prefix?)"
+        return ""
 
     def listing(self, day: dt.date, folder: str) -> DayListing:
         """An empty listing of ``day`` that looked in ``folder`` (relative)."""
