@@ -52,6 +52,9 @@ def _main(
     # line, and no credential reaches a log line (botocore's debug log holds them).
     configure_logging(quiet=level == logging.WARNING, verbose=level == logging.DEBUG)
     logging.captureWarnings(True)
+    from c4.failures import log_unraisable
+
+    sys.unraisablehook = log_unraisable
     redact.install()
     set_verbosity(quiet=quiet and not verbose, verbose=verbose)
 
