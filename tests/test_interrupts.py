@@ -64,7 +64,12 @@ def test_signal_stops_the_run_and_the_same_command_resumes(
     stderr = "".join(lines) + rest
     assert proc.returncode == 128 + signum, stderr
     assert "Traceback" not in stderr
-    records = [json.loads(line) for line in stderr.splitlines()]
+    records = []
+    for line in stderr.splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"not a JSON line: {line!r}\n{stderr}") from None
     errors = [r for r in records if r["level"] == "error"]
     assert [e["message"] for e in errors] == ["interrupted; run the same command again to "
                                               "resume"]

@@ -5,6 +5,7 @@ stderr line of a run is one JSON object, and no credential reaches the log at an
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 from pathlib import Path
@@ -99,3 +100,30 @@ def test_verbose_run_on_s3_prints_no_credentials(aws_env: str, tmp_path: Path) -
     assert not re.search(r"(?i)signature[=:]\s*[0-9a-f]{64}", text)
     for line in res.stderr.splitlines():  # debug output too is one JSON object per line
         json.loads(line)
+
+
+def test_exceptions_in_finalizers_are_log_lines(monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """What a half-written zip file raises when collected after an interrupt goes to the log
+    (a debug line once stopping), never as a raw traceback on stderr."""
+    import gc
+    import sys
+
+    from c4 import interrupts
+    from c4.failures import log_unraisable
+
+    class Leaky:
+        def __del__(self) -> None:
+            raise ValueError("cannot close the zip")
+
+    monkeypatch.setattr(sys, "unraisablehook", log_unraisable)
+    with caplog.at_level(logging.DEBUG, logger="c4"):
+        Leaky()
+        gc.collect()
+        monkeypatch.setattr(interrupts, "_requested", [15])
+        Leaky()
+        gc.collect()
+    found = [(r.levelno, r.getMessage()) for r in caplog.records if "Leaky" in r.getMessage()]
+    text = "exception ignored in test_exceptions_in_finalizers_are_log_lines.<locals>.Leaky." \
+           "__del__: ValueError: cannot close the zip"
+    assert found == [(logging.WARNING, text), (logging.DEBUG, text)]

@@ -15,6 +15,7 @@ import pytest
 import xarray as xr
 from c4 import plot, synthetic
 from c4.cli import app
+from c4.store import output_location, write_dataset
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
@@ -239,7 +240,8 @@ def test_cli_writes_png_pdf_svg_and_reports_user_errors(results: Results, tmp_pa
     stacks, _ = results
     store = tmp_path / "stack.zarr"
     text = {n: stacks[n].astype(object) for n in stacks.coords if stacks[n].dtype.kind == "U"}
-    stacks.assign_coords(text).to_zarr(store, zarr_format=3, consolidated=False)
+    write_dataset(stacks.assign_coords(text), output_location(str(tmp_path)), "stack.zarr",
+                  tmp_path / "scratch")
     runner = CliRunner()
     out = tmp_path / "moveout.png"
     res = runner.invoke(app, ["plot", "moveout", str(store), "--velocity", "3", "--velocity", "2",

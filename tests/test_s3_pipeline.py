@@ -10,7 +10,8 @@ from pathlib import Path
 import boto3
 import c4
 import pytest
-from c4.store import completed_days, completed_shards
+from c4.products import resolve_product
+from c4.store import completed_days, completed_shards, output_location
 
 from tests.pipeline_helpers import assert_physics, run_c4, small_archive, small_config
 
@@ -39,7 +40,9 @@ def test_batch_child_one_processes_the_second_month_on_s3(aws_env: str, tmp_path
     assert completed_days("s3://c4-out/run1") == {dt.date(2024, 2, 1), dt.date(2024, 2, 2)}
     assert completed_shards("s3://c4-out/run1") == {1}
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="c4-out", Prefix="run1/")["Contents"]]
-    assert "run1/shards/2024-02.zarr/zarr.json" in keys
+    assert "run1/shards/2024-02.zarr/c4-product.json" in keys
+    store = resolve_product(output_location("s3://c4-out/run1"), "shards/2024-02.zarr")
+    assert f"run1/{store}/zarr.json" in keys
     assert not any("2024-01" in k for k in keys)
 
     ds = c4.open_results("s3://c4-out/run1")

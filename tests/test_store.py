@@ -9,7 +9,15 @@ import c4
 import numpy as np
 import pytest
 from c4 import pipeline, stacking
-from c4.store import completed_days, completed_shards, day_entry, open_daily, partition_of
+from c4.products import resolve_product
+from c4.store import (
+    completed_days,
+    completed_shards,
+    day_entry,
+    open_daily,
+    output_location,
+    partition_of,
+)
 
 from tests.pipeline_helpers import small_archive, small_config
 
@@ -71,20 +79,19 @@ def test_a_failed_shard_write_is_never_marked_complete(
     assert completed_days(tmp_path / "out") == set()
 
 
-@pytest.mark.parametrize("batch_bytes", [1, 1 << 30])
+@pytest.mark.parametrize("batch_mb", [1e-9, 1024.0])
 def test_partitioning_changes_the_layout_not_the_numbers(
-        day_shards: tuple[Path, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        batch_bytes: int) -> None:
-    """Pairs split over many partitions (one daily file each, stacked one partition per batch
+        day_shards: tuple[Path, object], tmp_path: Path, batch_mb: float) -> None:
+    """Pairs split over many partitions (one daily file each, stacked one pair per batch
     or all in one batch) give the same stacks, bit for bit, as one partition holding every
     pair."""
-    monkeypatch.setattr(stacking, "STACK_BATCH_BYTES", batch_bytes)
     _, cfg = day_shards
     results = {}
     for n_parts in (1, 5):
         c = cfg.model_copy(deep=True)
         c.output.output = str(tmp_path / f"out{n_parts}")
         c.output.pair_partitions = n_parts
+        c.output.stack_batch_mb = batch_mb
         pipeline.run_shard(c, 0)
         parts = day_entry(c.output.output, dt.date(2024, 1, 1))["parts"]  # type: ignore[index]
         assert len(parts) == (1 if n_parts == 1 else len(set(
@@ -114,3 +121,24 @@ def test_stacking_days_written_with_another_partition_count(
     both = c4.open_results(str(root / "out"))
     assert sorted(again.pair.values) == sorted(both.pair.values)
     assert again.n_days.values.tolist() == [2] * again.sizes["pair"]
+
+
+def test_a_rerun_shard_replaces_its_store_atomically(day_shards: tuple[Path, object],
+                                                     tmp_path: Path) -> None:
+    """A shard's store is a product: re-stacked, its marker switches to a new version and the
+    old version is deleted; the numbers stay the same."""
+    _, cfg = day_shards
+    c = cfg.model_copy(deep=True)
+    c.output.output = str(tmp_path / "out")
+    pipeline.run_shard(c, 0)
+    loc = output_location(c.output.output)
+    first = resolve_product(loc, "shards/2024-01-01.zarr")
+    before = c4.open_results(c.output.output).load()
+    (tmp_path / "out" / "manifest" / "shards" / "0000.json").unlink()  # re-run its stack
+    pipeline.run_shard(c, 0)
+    second = resolve_product(loc, "shards/2024-01-01.zarr")
+    assert first is not None and second is not None and first != second
+    assert loc.list_dirs("shards/2024-01-01.zarr") == [second.rsplit("/", 1)[1]]
+    assert (tmp_path / "out" / second / "zarr.json").is_file()
+    np.testing.assert_array_equal(c4.open_results(c.output.output).linear.values,
+                                  before.linear.values)

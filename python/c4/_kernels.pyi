@@ -21,6 +21,7 @@ __all__ = [
     "phase_sum",
     "spectra",
     "stack",
+    "stack_ragged",
     "stretch_cc",
     "stretching",
     "time_normalize",
@@ -116,6 +117,18 @@ def correlate(
 ) -> tuple[_F32, npt.NDArray[np.uint32]]: ...
 def stack(
     x: _F32,
+    method: str,
+    pws_power: float = 2.0,
+    robust_epsilon: float = 1e-6,
+    robust_max_iter: int = 10,
+    nroot_power: float = 2.0,
+    tfpws_band: tuple[float, float] = ...,
+    selective_threshold: float = 0.0,
+    threads: int | None = None,
+) -> tuple[_F32, _F32]: ...
+def stack_ragged(
+    x: _F32,
+    offsets: npt.NDArray[np.int64],
     method: str,
     pws_power: float = 2.0,
     robust_epsilon: float = 1e-6,

@@ -52,6 +52,9 @@ def _main(
     # line, and no credential reaches a log line (botocore's debug log holds them).
     configure_logging(quiet=level == logging.WARNING, verbose=level == logging.DEBUG)
     logging.captureWarnings(True)
+    from c4.failures import log_unraisable
+
+    sys.unraisablehook = log_unraisable
     redact.install()
     set_verbosity(quiet=quiet and not verbose, verbose=verbose)
 
@@ -109,4 +112,14 @@ def main() -> None:
 
             sys.stderr.write(redact("".join(traceback.format_exception(exc))))
         emit(failure)
+        if failure.exit_code > 128:
+            # interrupted: leave now, without joining threads still finishing a transfer or
+            # a kernel call (Batch sends SIGKILL 30 s after SIGTERM); everything that should
+            # survive is written, and nothing partial is marked complete
+            import os
+
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(failure.exit_code)
         sys.exit(failure.exit_code)

@@ -399,9 +399,16 @@ class OutputConfig(_Section):
         64, ge=1, le=65536,
         description="Pairs are split into at most this many partitions, blocks of source x "
         "receiver channels (channel ids hashed into floor(sqrt(n)) blocks): one daily file "
-        "each, correlated and written one at a time and stacked in batches of about 1 GiB, so "
-        "memory stays bounded (a partition holds about days x pairs / partitions x lags x 4 "
-        "bytes). Raise it for very large networks.",
+        "each, correlated and written one at a time and stacked in batches of "
+        "output.stack_batch_mb, so memory stays bounded (a partition holds about days x pairs "
+        "/ partitions x lags x 4 bytes). Raise it for very large networks.",
+    )
+    stack_batch_mb: float = Field(
+        1024.0, gt=0,
+        description="Daily correlations (MiB) stacked at once by shard stacks and c4 stack: "
+        "partitions are gathered up to this size, and a larger one is stacked in blocks of its "
+        "pairs (its days spilled to scratch), so a stack of any length holds about twice this "
+        "in memory.",
     )
     daily: str = Field(
         "float32",
@@ -431,6 +438,8 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _across_sections(self) -> Config:
+        from c4.config_rules import cross_section_problems
+
         for problem in cross_section_problems(self):
             raise ValueError(problem)
         return self
@@ -444,62 +453,19 @@ class Config(_Section):
         """The config as TOML (stored with every result)."""
         return tomli_w.dumps(_plain(self.model_dump(mode="json", exclude_none=True)))
 
-    def fingerprint(self) -> str:
-        """Hash of what determines the numbers of a day (data selection and processing)."""
-        keep = {"data": self.data.model_dump(mode="json", exclude={
+    def fingerprint_settings(self) -> dict[str, Any]:
+        """What determines the numbers of a day (data selection and processing), as plain
+        data: the keys :meth:`fingerprint` hashes."""
+        return {"data": self.data.model_dump(mode="json", exclude={
             "start", "end", "shard", "download_workers", "fdsn_connections", "fdsn_retries",
             "fdsn_backoff_s", "fdsn_timeout_s"}),
                 "processing": self.processing.model_dump(
                     mode="json", exclude={"workers", "pair_block", "stack_methods"})}
+
+    def fingerprint(self) -> str:
+        """Hash of what determines the numbers of a day (data selection and processing)."""
+        keep = self.fingerprint_settings()
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def windows_per_day(data: DataConfig, p: ProcessingConfig) -> int:
-    """Correlation windows in one day file (``data.day_length_s``), as the kernels cut them."""
-    n = round(data.day_length_s * p.sampling_rate)
-    length, step = round(p.cc_len * p.sampling_rate), round(p.step * p.sampling_rate)
-    return 0 if n < length else (n - length) // step + 1
-
-
-def cross_section_problems(cfg: Config) -> list[str]:
-    """Rules between sections, and what the kernels would refuse with these settings (found by
-    running them on one window of noise, ~1 ms): each ``key: problem; fix``."""
-    d, p, v = cfg.data, cfg.processing, cfg.dvv
-    if p.cc_len > d.day_length_s:
-        return [f"processing.cc_len ({p.cc_len} s) is longer than a day file "
-                f"(data.day_length_s = {d.day_length_s} s): no window fits the day"]
-    n_windows = windows_per_day(d, p)
-    if p.substack > n_windows:
-        return [f"processing.substack ({p.substack}) exceeds the {n_windows} windows of a day "
-                f"(cc_len {p.cc_len} s every {p.step} s); lower it, or 0 for one per day"]
-    nyquist = p.sampling_rate / 2
-    if v.freqmax and v.freqmax >= nyquist:
-        return [f"dvv.freqmax ({v.freqmax}) must be below Nyquist ({nyquist} Hz) of "
-                "processing.sampling_rate"]
-    if v.lag_min >= p.maxlag:
-        return [f"dvv.lag_min ({v.lag_min} s) must be below processing.maxlag "
-                f"({p.maxlag} s): the lag window would be empty"]
-    return _kernel_problems(p)
-
-
-def _kernel_problems(p: ProcessingConfig) -> list[str]:
-    """Run the spectra and correlation kernels on one window of noise with these settings;
-    whatever they refuse becomes ``processing.<name>: <why>``."""
-    import numpy as np
-
-    from c4 import kernels
-
-    n = round(p.cc_len * p.sampling_rate)
-    noise = np.random.default_rng(0).standard_normal((1, n)).astype(np.float32)
-    try:
-        spec = kernels.spectra(noise, p.sampling_rate, threads=1, **p.spectra_options())
-        kernels.correlate(spec, np.zeros((1, 2), np.int64), p.maxlag, cc_method=p.cc_method,
-                          substack=p.substack, smoothspect_n=p.smoothspect_n, threads=1)
-    except ValueError as exc:
-        name, _, why = str(exc).partition(": ")
-        key = name if name in ProcessingConfig.model_fields else ""
-        return [f"processing.{key}: {why}" if key else f"processing: {exc}"]
-    return []
 
 
 def _plain(x: Any) -> Any:

@@ -210,6 +210,7 @@ def kept_store(loc: Location, entry: dict[str, Any]
     then unique (nothing cached across calls)."""
     import uuid
 
+    from c4.products import resolve_product
     from c4.store import shard_entry
 
     shard = shard_entry(loc, int(entry["shard"])) if "shard" in entry else None
@@ -217,10 +218,11 @@ def kept_store(loc: Location, entry: dict[str, Any]
         token = json.dumps(shard, sort_keys=True)
         return DailyChoice.parse(shard.get("daily", "float32")), shard.get("daily_store"), token
     rel = f"daily/{entry.get('label')}.zarr"
-    if not loc.exists(f"{rel}/zarr.json"):
+    version = resolve_product(loc, rel)
+    if version is None:
         raise FileNotFoundError(f"{loc.url}: day {entry['day']}: its work files are gone and "
                                 "its shard kept no daily data")
-    attrs = json.loads(loc.read_bytes(f"{rel}/zarr.json")).get("attributes", {})
+    attrs = json.loads(loc.read_bytes(f"{version}/zarr.json")).get("attributes", {})
     if entry["day"] not in attrs.get("days", []):
         raise FileNotFoundError(f"{loc.url}: day {entry['day']}: not in the kept {rel}")
     return DailyChoice.parse(attrs.get("daily", "float32")), rel, uuid.uuid4().hex

@@ -23,7 +23,8 @@ import sys
 from dataclasses import dataclass
 from typing import IO
 
-__all__ = ["CONFIG", "FAILED", "Failure", "UserError", "emit", "explain"]
+__all__ = ["CONFIG", "FAILED", "Failure", "UserError", "emit", "explain",
+           "log_unraisable"]
 
 FAILED = 1
 CONFIG = 2
@@ -221,3 +222,17 @@ def emit(failure: Failure, stream: IO[str] | None = None) -> None:
                 record["hint"] = failure.hint
             out.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
     out.flush()
+
+
+def log_unraisable(unraisable: sys.UnraisableHookArgs) -> None:
+    """``sys.unraisablehook`` that logs instead of printing a traceback to stderr (an exception
+    in a ``__del__``, e.g. a half-written zip file collected after an interrupt), so the log
+    stays JSON lines: a warning, or only a debug line once the run is stopping."""
+    import logging
+
+    from c4.interrupts import stopping
+
+    exc = unraisable.exc_value
+    where = getattr(unraisable.object, "__qualname__", None) or repr(unraisable.object)
+    text = f"exception ignored in {where}: {type(exc).__name__}: {exc}"
+    logging.getLogger("c4").log(logging.DEBUG if stopping() else logging.WARNING, "%s", text)

@@ -19,7 +19,7 @@ import signal
 import threading
 from types import FrameType
 
-__all__ = ["Interrupted", "check", "ignore", "install"]
+__all__ = ["Interrupted", "check", "ignore", "install", "stopping"]
 
 _requested: list[int] = []
 
@@ -36,6 +36,11 @@ class Interrupted(BaseException):
     def exit_code(self) -> int:
         """``128 + signal number``: 130 for SIGINT, 143 for SIGTERM."""
         return 128 + self.signum
+
+
+def stopping() -> bool:
+    """Whether a stop was requested."""
+    return bool(_requested)
 
 
 def check() -> None:

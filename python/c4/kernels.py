@@ -45,6 +45,7 @@ __all__ = [
     "phase_sum",
     "spectra",
     "stack",
+    "stack_ragged",
     "time_normalize",
     "whiten",
     "windows",
@@ -492,6 +493,42 @@ def stack(
     lo, hi = (float(v) for v in tfpws_band)
     out, weights = _kernels.stack(
         x, method, float(pws_power), float(robust_epsilon), int(robust_max_iter),
+        float(nroot_power), (lo, hi), float(selective_threshold), threads,
+    )
+    return (out, weights) if return_weights else out
+
+
+def stack_ragged(
+    x: np.ndarray,
+    offsets: np.ndarray,
+    method: str = "linear",
+    *,
+    pws_power: float = 2.0,
+    robust_epsilon: float = 1e-6,
+    robust_max_iter: int = 10,
+    nroot_power: float = 2.0,
+    tfpws_band: tuple[float, float] = (0.0, 0.5),
+    selective_threshold: float = 0.0,
+    return_weights: bool = False,
+    threads: int | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """:func:`stack` of pairs with different numbers of traces, all pairs in one call (in
+    parallel): pair ``p`` holds the rows ``offsets[p]:offsets[p + 1]`` of ``x``, float32
+    (traces, lags); ``offsets`` int64 (pairs + 1,), from 0, never decreasing. Returns float32
+    (pairs, lags), each row equal to :func:`stack` of that pair's traces (zeros for a pair
+    without any); with ``return_weights`` also the (traces,) weights.
+
+    >>> x = np.array([[1, 2], [3, 4], [5, 5]], np.float32)  # pair 0: 2 traces, pair 1: 1
+    >>> stack_ragged(x, np.array([0, 2, 3]), "linear")
+    array([[2., 3.],
+           [5., 5.]], dtype=float32)
+    """
+    x = _array("x", x, np.float32, 2)
+    offsets = _array("offsets", offsets, np.int64, 1)
+    _choice("stack_method", method, STACK_METHODS)
+    lo, hi = (float(v) for v in tfpws_band)
+    out, weights = _kernels.stack_ragged(
+        x, offsets, method, float(pws_power), float(robust_epsilon), int(robust_max_iter),
         float(nroot_power), (lo, hi), float(selective_threshold), threads,
     )
     return (out, weights) if return_weights else out

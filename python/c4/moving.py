@@ -20,15 +20,14 @@ import datetime as dt
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from c4 import kernels
 from c4.config import Config, ProcessingConfig
-from c4.stacking import daily_batches, data_entries, stack_attrs, stack_dailies
-from c4.store import DailyResult, _union_pairs, make_dataset, output_location, write_datasets
+from c4.dailybatches import daily_batches
+from c4.stacking import batch_bytes, check_methods, stack_attrs, stack_dailies, stack_inputs
+from c4.store import DailyResult, _union_pairs, make_dataset, write_datasets
 
 log = logging.getLogger(__name__)
 
@@ -107,41 +106,31 @@ def moving_name(length: int, step: int) -> str:
 def moving_stack_results(
     config: Config, *, length: int, step: int, name: str | None = None,
     methods: Sequence[str] | None = None, start: dt.date | None = None,
-    end: dt.date | None = None,
+    end: dt.date | None = None, days_settings: bool = False,
 ) -> str:
     """``c4 stack --moving``: moving-window stacks of the completed days in ``[start, end]`` of
     ``config.output.output`` into ``stacks/<name>.zarr`` (default :func:`moving_name`);
-    returns the store's URL."""
-    loc = output_location(config.output.output, config.data.endpoint_url)
-    methods = list(methods or config.processing.stack_methods)
-    for m in methods:
-        if m not in kernels.STACK_METHODS:
-            raise ValueError(f"stack method {m!r}; allowed: {', '.join(kernels.STACK_METHODS)}")
-    scratch = Path(config.scratch_dir())
-    if not scratch.is_dir():
-        raise FileNotFoundError(f"output.scratch: directory {scratch} does not exist")
-    entries = data_entries(loc, start, end)
-    if not entries:
-        raise FileNotFoundError(f"{config.output.output}: no completed day with data "
-                                f"between {start or 'the first'} and {end or 'the last'} day")
-    fingerprints = {e.get("fingerprint") for e in entries}
-    if fingerprints != {config.fingerprint()}:
-        log.warning("the days were made with other processing settings than this config "
-                    "(fingerprints %s, config %s)", sorted(map(str, fingerprints)),
-                    config.fingerprint())
+    returns the store's URL. Settings as :func:`c4.stacking.stack_results`."""
+    methods = check_methods(methods or config.processing.stack_methods)
+    loc, entries, settings, scratch = stack_inputs(config, start, end,
+                                                   days_settings=days_settings)
+    cfg = settings.config
     used = [dt.date.fromisoformat(e["day"]) for e in entries]
     windows = moving_windows(used, length, step)
     name = name or moving_name(length, step)
-    attrs = stack_attrs(config, used, product="moving_stack", name=name, moving_days=length,
-                        step_days=step, methods=methods)
+    attrs = stack_attrs(cfg, used, settings=settings, product="moving_stack", name=name,
+                        moving_days=length, step_days=step, methods=methods)
     coords = {"time": [w.centre for w in windows],
               "window_start": ("time", [np.datetime64(w.first) for w in windows]),
               "window_end": ("time", [np.datetime64(w.last) for w in windows])}
+    # a batch also holds its stacks: (windows x methods) per pair beside its days
+    limit = batch_bytes(cfg) * len(used) // (len(used) + len(windows) * len(methods))
 
     def datasets() -> Iterator[Any]:
-        for dailies in daily_batches(loc, entries, config.output.pair_partitions):
+        for dailies in daily_batches(loc, entries, cfg.output.pair_partitions, max(1, limit),
+                                     scratch):
             table, stacks, lags, counts = moving_stacks(dailies, windows, methods,
-                                                        config.processing)
+                                                        cfg.processing)
             extra: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
                 m: (("time", "pair", "lag"), v) for m, v in stacks.items()}
             extra.update({k: (("time", "pair"), v) for k, v in counts.items()})

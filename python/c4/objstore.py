@@ -389,6 +389,13 @@ class Location:
             list(pool.map(lambda k: self.get(k, dest / k[len(prefix):]), keys))
         return dest
 
+    def delete_tree(self, rel: str) -> None:
+        """Remove everything below ``rel/`` (nothing if it does not exist)."""
+        if not is_s3(self.url):
+            shutil.rmtree(Path(self.url) / rel, ignore_errors=True)
+            return
+        self.delete_keys(self.list_keys(rel))
+
 
 def iter_chunks(items: list[T], size: int) -> Iterator[list[T]]:
     """Consecutive chunks of at most ``size`` items."""

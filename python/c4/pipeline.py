@@ -312,7 +312,8 @@ class _Shard:
         assert self.stations is not None
         inputs = input_fingerprint(listing, self.stations)
         base = {"day": day.isoformat(), "shard": self.index, "label": self.label,
-                "fingerprint": self.fingerprint, "c4_version": c4.__version__,
+                "fingerprint": self.fingerprint, "config": cfg.to_toml(),
+                "c4_version": c4.__version__,
                 "listed": listing.where, "pattern": listing.pattern}
         if not listing.files:
             record_empty(self.out, base, listing)

@@ -162,6 +162,10 @@ def stack_command(
                                       "many days (e.g. 10d) instead of one stack."),
     step: str = typer.Option("1d", "--step", help="Step between moving windows (with "
                              "--moving)."),
+    days_settings: bool = typer.Option(
+        False, "--days-settings", help="Stack the days with the settings they were made with "
+        "(recorded with each day) when they differ from this config's; without it that is an "
+        "error naming the keys that differ."),
 ) -> None:
     """Stack the finished days of the output store (e.g. 12 monthly shards into a year), or
     stack them in moving windows (``--moving 10d --step 1d``) for monitoring."""
@@ -187,10 +191,11 @@ def stack_command(
 
             url = moving_stack_results(
                 cfg, length=parse_days(moving, "--moving"), step=parse_days(step, "--step"),
-                name=name, methods=method or None, start=first, end=last)
+                name=name, methods=method or None, start=first, end=last,
+                days_settings=days_settings)
         else:
             url = stack_results(cfg, name=name or "all", methods=method or None, start=first,
-                                end=last)
+                                end=last, days_settings=days_settings)
         if rotate:
             from c4.rotation import rotate_results
 

@@ -43,7 +43,13 @@ class PreflightError(UserError):
 
 def _s3_problem(key: str, url: str, exc: Exception, *, anonymous: bool = False,
                 writing: bool = False) -> str:
-    """One line for an S3 failure on ``url`` (the value of config key ``key``)."""
+    """One line for an S3 failure on ``url`` (the value of config key ``key``).
+
+    S3 error codes relied on (Amazon S3 API Reference, "Error responses", ErrorResponses.html):
+    ``NoSuchBucket`` (404) for a bucket that does not exist (HEAD requests carry no body, so
+    only ``404``); ``AccessDenied`` (403) when the credentials, or an anonymous request, lack
+    permission; ``InvalidAccessKeyId``, ``SignatureDoesNotMatch``, ``ExpiredToken`` and
+    ``InvalidToken`` for credentials S3 refuses."""
     from botocore import exceptions as bx
 
     bucket = split_s3(url)[0]

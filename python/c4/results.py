@@ -43,20 +43,24 @@ __all__ = ["open_daily", "open_results", "open_store", "select"]
 
 
 def open_store(loc: Location, rel: str) -> Any:
-    """The Zarr store ``rel`` of ``loc`` as a lazily read ``xarray.Dataset`` (string
-    coordinates decoded to numpy ``str``)."""
+    """The product ``rel`` of ``loc`` (the version its completion marker names,
+    :mod:`c4.products`) as a lazily read ``xarray.Dataset`` (string coordinates decoded to
+    numpy ``str``); FileNotFoundError for a product without a marker."""
     import xarray as xr
 
+    from c4.products import MARKER, resolve_product
+
+    version = resolve_product(loc, rel)
+    if version is None:
+        raise FileNotFoundError(
+            f"{loc.url}/{rel}: no complete product here (no {MARKER}: never written, its writer "
+            "was interrupted, or an older c4 wrote it); run the command that makes it again")
     if is_s3(loc.url):
         from c4.s3zarr import S3ReadStore
 
-        store: Any = S3ReadStore(loc.child(rel))
-        if not loc.exists(f"{rel}/zarr.json"):
-            raise FileNotFoundError(f"{loc.url}/{rel}: no Zarr store there")
+        store: Any = S3ReadStore(loc.child(version))
     else:
-        store = loc.local_path(rel)
-        if not (store / "zarr.json").is_file():
-            raise FileNotFoundError(f"{store}: no Zarr store there")
+        store = loc.local_path(version)
     ds = xr.open_zarr(store, consolidated=False, chunks=None, zarr_format=3)
     for name in list(ds.coords):
         if ds[name].dtype.kind in "OT":

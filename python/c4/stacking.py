@@ -3,8 +3,10 @@
 Every stack is built from the daily files of the results store, in day order, so the same days
 always give the same numbers (bit for bit). A pair's stack uses the days (and sub-stack groups)
 in which it has at least one window; pairs are batched by their pattern of present days so that
-each kernel call sees a dense (pairs, traces, lags) array. Stores are built one pair partition
-at a time (:func:`stack_to_store`), so memory holds one partition's days, not the network's.
+each kernel call (Rust, on all cores) sees a dense (pairs, traces, lags) array. Stores are built
+one bounded batch of pairs at a time (:func:`stack_to_store`, :mod:`c4.dailybatches`), so
+memory holds about twice ``output.stack_batch_mb``, however many days and pairs. Days are
+stacked only with their own settings (:mod:`c4.daysettings`).
 """
 
 from __future__ import annotations
@@ -20,23 +22,24 @@ import numpy as np
 import c4
 from c4 import kernels
 from c4.config import Config, ProcessingConfig
+from c4.dailybatches import daily_batches
+from c4.daysettings import StackSettings, stack_settings
 from c4.objstore import Location
 from c4.store import (
     SIGN_CONVENTION,
     DailyResult,
     _union_pairs,
     completed_days,
-    concat_days,
     day_entry,
     make_dataset,
     output_location,
-    read_partition,
     write_datasets,
 )
 
 log = logging.getLogger(__name__)
 
-__all__ = ["daily_batches", "data_entries", "stack_dailies", "stack_results", "stack_to_store"]
+__all__ = ["batch_bytes", "daily_batches", "data_entries", "stack_attrs", "stack_dailies",
+           "stack_inputs", "stack_results", "stack_to_store"]
 
 
 def stack_dailies(
@@ -45,7 +48,10 @@ def stack_dailies(
     """Stack days of correlations with each of ``methods``.
 
     Returns (pair table, {method: float32 (pairs, lags)}, lags in s,
-    {"n_days": int (pairs,), "n_windows": int (pairs,)}), pairs sorted by name.
+    {"n_days": int (pairs,), "n_windows": int (pairs,)}), pairs sorted by name. The traces
+    with windows are gathered once from ``dailies`` (no dense copy of absent days) and every
+    pair is stacked in one kernel call per method (:func:`c4.kernels.stack_ragged`, all
+    cores).
     """
     table = _union_pairs([d.pairs for d in dailies])
     index = {n: i for i, n in enumerate(table["pair"])}
@@ -53,45 +59,46 @@ def stack_dailies(
     lags = dailies[0].lags
     n_lags = len(lags)
     n_traces = sum(d.data.shape[1] for d in dailies)
-    traces = np.zeros((n_pairs, n_traces, n_lags), np.float32)
     present = np.zeros((n_pairs, n_traces), bool)
+    where = np.full((len(dailies), n_pairs), -1, np.int64)  # row of each pair in each day
+    first = np.zeros(len(dailies) + 1, np.int64)  # first trace of each day
     n_days = np.zeros(n_pairs, np.int64)
     n_windows = np.zeros(n_pairs, np.int64)
-    t = 0
-    for d in dailies:
+    for k, d in enumerate(dailies):
         if len(d.lags) != n_lags:
             raise ValueError(f"day {d.day}: {len(d.lags)} lags differ from {n_lags}; the days "
                              "were made with different maxlag or sampling_rate")
         rows = np.array([index[str(n)] for n in d.pairs["pair"]], np.int64)
         g = d.data.shape[1]
-        traces[rows, t:t + g] = d.data
-        present[rows, t:t + g] = d.counts > 0
-        n_days[rows] += (d.counts.sum(axis=1) > 0)
-        n_windows[rows] += d.counts.sum(axis=1).astype(np.int64)
-        t += g
+        first[k + 1] = first[k] + g
+        where[k, rows] = np.arange(len(rows))
+        counts = np.asarray(d.counts)
+        present[rows, first[k]:first[k + 1]] = counts > 0
+        n_days[rows] += counts.sum(axis=1) > 0
+        n_windows[rows] += counts.sum(axis=1).astype(np.int64)
+    # each pair's traces with windows, pair after pair, in day order: one kernel call per
+    # method stacks them all, the pairs in parallel
+    offsets = np.zeros(n_pairs + 1, np.int64)
+    np.cumsum(present.sum(axis=1), out=offsets[1:])
+    slot = offsets[:-1, None] + np.cumsum(present, axis=1) - 1  # row of each trace in x
+    x = np.empty((int(offsets[-1]), n_lags), np.float32)
+    for k, d in enumerate(dailies):
+        for g in range(d.data.shape[1]):
+            t = first[k] + g
+            rows = np.flatnonzero(present[:, t])
+            x[slot[rows, t]] = d.data[where[k, rows], g]
+    del slot
     p = processing
-    threads = p.threads or None
     stacks = {m: np.zeros((n_pairs, n_lags), np.float32) for m in methods}
-    patterns: dict[bytes, list[int]] = {}
-    for i in range(n_pairs):
-        if present[i].any():
-            patterns.setdefault(present[i].tobytes(), []).append(i)
-    for rows_list in patterns.values():
-        rows = np.array(rows_list, np.int64)
-        cols = np.flatnonzero(present[rows[0]])
-        x = np.ascontiguousarray(traces[np.ix_(rows, cols)])
+    if len(x):
         for m in methods:
-            stacks[m][rows] = kernels.stack(
-                x, m, pws_power=p.pws_power, robust_epsilon=p.robust_epsilon,
+            stacks[m][:] = kernels.stack_ragged(
+                x, offsets, m, pws_power=p.pws_power, robust_epsilon=p.robust_epsilon,
                 robust_max_iter=p.robust_max_iter, nroot_power=p.nroot_power,
                 tfpws_band=(p.freqmin / p.sampling_rate, p.freqmax / p.sampling_rate),
-                selective_threshold=p.selective_threshold, threads=threads,
+                selective_threshold=p.selective_threshold, threads=p.threads or None,
             )
     return table, stacks, lags, {"n_days": n_days, "n_windows": n_windows}
-
-
-STACK_BATCH_BYTES = 1 << 30
-"""Daily correlations read before a batch of partitions is stacked and written (1 GiB)."""
 
 
 def data_entries(loc: Location, start: dt.date | None = None,
@@ -107,47 +114,23 @@ def data_entries(loc: Location, start: dt.date | None = None,
     return entries
 
 
-def daily_batches(loc: Location, entries: Sequence[dict[str, Any]], n_parts: int,
-                  limit: int = STACK_BATCH_BYTES) -> Iterator[list[DailyResult]]:
-    """The days of ``entries`` (day manifest entries, in day order) one batch of pairs at a
-    time: per batch, one :class:`DailyResult` per day that has some of its pairs, in day order.
-
-    Pair partitions are read in order and gathered until about ``limit`` bytes of daily
-    correlations, so a small network is one batch and a large one never holds more."""
-    days = [dt.date.fromisoformat(e["day"]) for e in entries]
-    batch: list[list[DailyResult | None]] = []
-    size = 0
-
-    def merged() -> list[DailyResult]:
-        out = []
-        for i, day in enumerate(days):
-            found = [b[i] for b in batch if b[i] is not None]
-            if found:
-                out.append(concat_days(day, found))  # type: ignore[arg-type]
-        return out
-
-    for part in range(n_parts):
-        found = [read_partition(loc, day, e, part, n_parts)
-                 for day, e in zip(days, entries, strict=True)]
-        if all(r is None for r in found):
-            continue
-        batch.append(found)
-        size += sum(r.data.nbytes for r in found if r is not None)
-        if size >= limit:
-            yield merged()
-            batch, size = [], 0
-    if batch:
-        yield merged()
+def batch_bytes(config: Config) -> int:
+    """The stack batch limit of ``config`` (``output.stack_batch_mb``) in bytes."""
+    return max(1, int(config.output.stack_batch_mb * 2**20))
 
 
 def stack_to_store(loc: Location, entries: Sequence[dict[str, Any]], methods: Sequence[str],
                    config: Config, attrs: dict[str, Any], rel: str, scratch: Path) -> int:
-    """Stack the days of ``entries`` (day manifest entries, in day order) into the Zarr store
-    ``rel`` of ``loc``, one batch of pairs at a time (:func:`daily_batches`); returns the pairs
-    written (0: nothing)."""
+    """Stack the days of ``entries`` (day manifest entries, in day order) into the product
+    ``rel`` of ``loc`` (:func:`c4.products.publish`), one batch of pairs at a time
+    (:func:`c4.dailybatches.daily_batches`, ``output.stack_batch_mb``); returns the pairs
+    written (0: nothing). The days must have ``config``'s fingerprint
+    (:func:`c4.daysettings.stack_settings`)."""
+    stack_settings(config, entries)
 
     def datasets() -> Iterator[Any]:
-        for dailies in daily_batches(loc, entries, config.output.pair_partitions):
+        for dailies in daily_batches(loc, entries, config.output.pair_partitions,
+                                     batch_bytes(config), scratch):
             table, stacks, lags, counts = stack_dailies(dailies, methods, config.processing)
             yield make_dataset(stacks, lags, table, attrs,
                                extra={k: (("pair",), v) for k, v in counts.items()})
@@ -155,12 +138,17 @@ def stack_to_store(loc: Location, entries: Sequence[dict[str, Any]], methods: Se
     return write_datasets(datasets(), loc, rel, scratch)
 
 
-def stack_attrs(config: Config, days: Sequence[dt.date], **extra: Any) -> dict[str, Any]:
-    """Provenance attributes of a stack product."""
+def stack_attrs(config: Config, days: Sequence[dt.date], *,
+                settings: StackSettings | None = None, **extra: Any) -> dict[str, Any]:
+    """Provenance attributes of a stack product made with ``config`` (or ``settings``: then
+    also the days' fingerprints and config as recorded)."""
+    described = settings.attrs() if settings is not None else {
+        "fingerprints": [config.fingerprint()], "days_config": config.to_toml()}
     return {
         "c4_version": c4.__version__,
         "config": config.to_toml(),
         "fingerprint": config.fingerprint(),
+        **described,
         "first_day": days[0].isoformat() if days else "",
         "last_day": days[-1].isoformat() if days else "",
         "days": [d.isoformat() for d in days],
@@ -170,33 +158,51 @@ def stack_attrs(config: Config, days: Sequence[dt.date], **extra: Any) -> dict[s
     }
 
 
-def stack_results(
-    config: Config, *, name: str, methods: Sequence[str] | None = None,
-    start: dt.date | None = None, end: dt.date | None = None,
-) -> str:
-    """``c4 stack``: stack the completed days in ``[start, end]`` (default: all) of the store
-    ``config.output.output`` into ``stacks/<name>.zarr``; returns the store's URL."""
-    loc = output_location(config.output.output, config.data.endpoint_url)
-    fp = config.fingerprint()
-    entries = data_entries(loc, start, end)
-    fingerprints = {e.get("fingerprint") for e in entries}
-    if not entries:
-        raise FileNotFoundError(f"{config.output.output}: no completed day with data "
-                                f"between {start or 'the first'} and {end or 'the last'} day")
-    if fingerprints != {fp}:
-        log.warning("the days were made with other processing settings than this config "
-                    "(fingerprints %s, config %s)", sorted(map(str, fingerprints)), fp)
-    methods = list(methods or config.processing.stack_methods)
+def check_methods(methods: Sequence[str]) -> list[str]:
+    """``methods`` as a list; ``ValueError`` naming an unknown one and the allowed ones."""
     for m in methods:
         if m not in kernels.STACK_METHODS:
             raise ValueError(f"stack method {m!r}; allowed: {', '.join(kernels.STACK_METHODS)}")
-    used = [dt.date.fromisoformat(e["day"]) for e in entries]
-    attrs = stack_attrs(config, used, product="stack", name=name)
+    return list(methods)
+
+
+def stack_inputs(config: Config, start: dt.date | None, end: dt.date | None, *,
+                 days_settings: bool = False
+                 ) -> tuple[Location, list[dict[str, Any]], StackSettings, Path]:
+    """What ``c4 stack`` works on: the store, the entries of its completed days with data in
+    ``[start, end]``, the settings to stack them with, and the scratch folder; every user
+    mistake is a one-line error before any work."""
+    loc = output_location(config.output.output, config.data.endpoint_url)
     scratch = Path(config.scratch_dir())
     if not scratch.is_dir():
         raise FileNotFoundError(f"output.scratch: directory {scratch} does not exist")
+    entries = data_entries(loc, start, end)
+    if not entries:
+        raise FileNotFoundError(f"{config.output.output}: no completed day with data "
+                                f"between {start or 'the first'} and {end or 'the last'} day")
+    settings = stack_settings(config, entries, days_settings=days_settings)
+    # the days' configs are in ``settings``; a year of them need not stay in memory
+    entries = [{k: v for k, v in e.items() if k != "config"} for e in entries]
+    return loc, entries, settings, scratch
+
+
+def stack_results(
+    config: Config, *, name: str, methods: Sequence[str] | None = None,
+    start: dt.date | None = None, end: dt.date | None = None, days_settings: bool = False,
+) -> str:
+    """``c4 stack``: stack the completed days in ``[start, end]`` (default: all) of the store
+    ``config.output.output`` into ``stacks/<name>.zarr``; returns the store's URL.
+
+    The days must have been made with ``config``'s settings (fingerprint), or with
+    ``days_settings`` they are stacked with their own (:func:`c4.daysettings.stack_settings`);
+    the product's attributes describe the settings used."""
+    methods = check_methods(methods or config.processing.stack_methods)
+    loc, entries, settings, scratch = stack_inputs(config, start, end,
+                                                   days_settings=days_settings)
+    used = [dt.date.fromisoformat(e["day"]) for e in entries]
+    attrs = stack_attrs(settings.config, used, settings=settings, product="stack", name=name)
     rel = f"stacks/{name}.zarr"
-    n_pairs = stack_to_store(loc, entries, methods, config, attrs, rel, scratch)
+    n_pairs = stack_to_store(loc, entries, methods, settings.config, attrs, rel, scratch)
     log.info("wrote %s/%s: %d pairs, %d days, methods %s", config.output.output, rel,
              n_pairs, len(used), ", ".join(methods))
     return f"{config.output.output.rstrip('/')}/{rel}"

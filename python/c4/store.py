@@ -9,12 +9,13 @@ Layout below ``output.output`` (a local directory or ``s3://bucket/prefix``)::
     manifest/incomplete/YYYY-MM-DD.json a day that was empty or failed (:mod:`c4.days`)
     manifest/shards/NNNN.json       a finished shard (written after its whole Zarr store)
 
-A manifest entry is always written *last*, as one small object, so a product is complete exactly
-when its entry exists: a crash or Spot reclaim can leave a partial file but never a partial file
-marked complete. Pairs are split into at most ``output.pair_partitions`` partitions by blocks of
-their two channels (:func:`partition_of`), so a day is written, and a stack built, one partition
-at a time and memory stays bounded however many pairs a network has. See ``docs/results.md`` for the
-variables and attributes.
+Each ``.zarr`` product is a folder with a completion marker naming its current version, replaced
+atomically (:mod:`c4.products`). A manifest entry is always written *last*, as one small
+object, so a day or shard is complete exactly when its entry exists: a crash or Spot reclaim
+can leave a partial file but never a partial file marked complete. Pairs are split into at most
+``output.pair_partitions`` partitions by blocks of their two channels (:func:`partition_of`), so
+a day is written, and a stack built, one partition at a time and memory stays bounded however
+many pairs a network has. See ``docs/results.md`` for the variables and attributes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import io
 import json
 import logging
 import math
-import shutil
+import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -345,21 +346,24 @@ def write_dataset(ds: Any, loc: Location, rel: str, scratch: Path) -> None:
 
 def write_datasets(parts: Iterator[Any], loc: Location, rel: str, scratch: Path) -> int:
     """Write datasets one after the other along ``pair`` into one Zarr v3 store (locally under
-    ``scratch``, then copied to ``rel``), holding one in memory at a time; returns the pairs
-    written (nothing is written for 0)."""
-    local = scratch / Path(rel).name
-    shutil.rmtree(local, ignore_errors=True)
-    n = 0
-    for ds in parts:
-        if n == 0:
-            ds.to_zarr(local, mode="w", zarr_format=3, consolidated=False,
-                       encoding=zarr_encoding(ds))
-        else:
-            ds.to_zarr(local, append_dim="pair", zarr_format=3, consolidated=False)
-        n += ds.sizes["pair"]
-    if n:
-        loc.put_tree(local, rel)
-    shutil.rmtree(local, ignore_errors=True)
+    ``scratch``), holding one in memory at a time, then publish it as the product ``rel``
+    (:func:`c4.products.publish`: a new version, then its completion marker, then the old
+    version deleted); returns the pairs written (nothing is written for 0)."""
+    from c4.products import publish
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="c4-product-", dir=scratch) as tmp:
+        local = Path(tmp) / Path(rel).name
+        n = 0
+        for ds in parts:
+            if n == 0:
+                ds.to_zarr(local, mode="w", zarr_format=3, consolidated=False,
+                           encoding=zarr_encoding(ds))
+            else:
+                ds.to_zarr(local, append_dim="pair", zarr_format=3, consolidated=False)
+            n += ds.sizes["pair"]
+        if n:
+            publish(local, loc, rel)
     return n
 
 
@@ -385,10 +389,13 @@ def _pair_table(ds: Any) -> dict[str, np.ndarray]:
 def product_attrs(url: str, endpoint_url: str = "") -> dict[str, Any] | None:
     """Attributes of the one-store product at ``url`` (``.../stacks/name.zarr``: local path
     or ``s3://``) read without its data, or None when there is no such store."""
+    from c4.products import resolve_product
+
     parent, _, name = str(url).rstrip("/").rpartition("/")
     loc = output_location(parent or ".", endpoint_url)
-    if not loc.exists(f"{name}/zarr.json"):
+    store = resolve_product(loc, name)
+    if store is None:
         return None
-    attrs: dict[str, Any] = json.loads(loc.read_bytes(f"{name}/zarr.json")).get("attributes",
-                                                                                  {})
+    attrs: dict[str, Any] = json.loads(loc.read_bytes(f"{store}/zarr.json")).get("attributes",
+                                                                                   {})
     return attrs

@@ -103,19 +103,70 @@ pub fn stack(
     data.par_chunks_mut(n_lags)
         .zip(weights.par_chunks_mut(n_time))
         .zip(x.par_chunks(n_time * n_lags))
-        .for_each(|((out, w), traces)| match method {
-            StackMethod::Linear => linear(traces, n_lags, out),
-            StackMethod::Pws { power } => pws(traces, n_lags, power, out),
-            StackMethod::Robust { epsilon, max_iter } => {
-                robust(traces, n_lags, epsilon, max_iter, out, w)
+        .for_each(|((out, w), traces)| stack_one(traces, n_lags, method, out, w));
+    Ok(Stacked { data, weights })
+}
+
+/// Stack pairs with different numbers of traces: pair `p` holds the traces
+/// `offsets[p]..offsets[p + 1]` of `x`, shape `(n_traces, n_lags)` (its days with data, in
+/// order). Returns `(pair, lag)` stacks (zeros for a pair without traces) and each trace's
+/// weight, `(n_traces,)` in the order of `x`. Equal, pair by pair, to [`stack`] of that
+/// pair's traces; the pairs run in parallel.
+pub fn stack_ragged(
+    x: &[f32],
+    offsets: &[usize],
+    n_lags: usize,
+    method: StackMethod,
+) -> Result<Stacked> {
+    method.validate()?;
+    ensure(n_lags >= 1, "x", || "needs at least one lag".into())?;
+    ensure(
+        offsets.first() == Some(&0) && offsets.windows(2).all(|w| w[0] <= w[1]),
+        "offsets",
+        || "must start at 0 and never decrease".into(),
+    )?;
+    let n_traces = *offsets.last().unwrap_or(&0);
+    ensure(x.len() == n_traces * n_lags, "x", || {
+        format!(
+            "holds {} values, expected {n_traces} traces x {n_lags} lags (offsets)",
+            x.len()
+        )
+    })?;
+    let n_pairs = offsets.len() - 1;
+    let mut data = vec![0.0f32; n_pairs * n_lags];
+    let mut weights = vec![0.0f32; n_traces];
+    let mut parts: Vec<(&mut [f32], &[f32])> = Vec::with_capacity(n_pairs);
+    let mut rest = weights.as_mut_slice();
+    for w in offsets.windows(2) {
+        let (mine, tail) = rest.split_at_mut(w[1] - w[0]);
+        parts.push((mine, &x[w[0] * n_lags..w[1] * n_lags]));
+        rest = tail;
+    }
+    data.par_chunks_mut(n_lags)
+        .zip(parts.into_par_iter())
+        .for_each(|(out, (w, traces))| {
+            if !w.is_empty() {
+                w.fill(1.0 / w.len() as f32);
+                stack_one(traces, n_lags, method, out, w);
             }
-            StackMethod::Nroot { n } => nroot(traces, n_lags, n, out),
-            StackMethod::Tfpws { power, fmin, fmax } => {
-                crate::tfpws::tfpws(traces, n_lags, power, fmin, fmax, out)
-            }
-            StackMethod::Selective { threshold } => selective(traces, n_lags, threshold, out, w),
         });
     Ok(Stacked { data, weights })
+}
+
+/// Stack one pair's `(time, lag)` traces into `out`; `w` (per trace) starts at `1 / n_time`.
+fn stack_one(traces: &[f32], n_lags: usize, method: StackMethod, out: &mut [f32], w: &mut [f32]) {
+    match method {
+        StackMethod::Linear => linear(traces, n_lags, out),
+        StackMethod::Pws { power } => pws(traces, n_lags, power, out),
+        StackMethod::Robust { epsilon, max_iter } => {
+            robust(traces, n_lags, epsilon, max_iter, out, w)
+        }
+        StackMethod::Nroot { n } => nroot(traces, n_lags, n, out),
+        StackMethod::Tfpws { power, fmin, fmax } => {
+            crate::tfpws::tfpws(traces, n_lags, power, fmin, fmax, out)
+        }
+        StackMethod::Selective { threshold } => selective(traces, n_lags, threshold, out, w),
+    }
 }
 
 /// Sum of the unit phasors `exp(i φ_t)` over time for each pair: `(pair, lag)` complex.
@@ -364,6 +415,52 @@ mod tests {
         for a in analytic(&x) {
             assert!((a.norm() - 1.0).abs() < 1e-4);
         }
+    }
+
+    #[test]
+    fn ragged_pairs_equal_their_own_stacks() {
+        let n_lags = 17;
+        let counts = [3usize, 0, 1, 5];
+        let mut offsets = vec![0usize];
+        for c in counts {
+            offsets.push(offsets.last().unwrap() + c);
+        }
+        let x = traces(offsets[4], n_lags);
+        for m in [
+            StackMethod::Linear,
+            StackMethod::Pws { power: 2.0 },
+            StackMethod::Robust {
+                epsilon: 1e-6,
+                max_iter: 10,
+            },
+            StackMethod::Selective { threshold: 0.2 },
+        ] {
+            let r = stack_ragged(&x, &offsets, n_lags, m).unwrap();
+            for (p, w) in offsets.windows(2).enumerate() {
+                let got = &r.data[p * n_lags..(p + 1) * n_lags];
+                if w[0] == w[1] {
+                    assert!(got.iter().all(|&v| v == 0.0));
+                    continue;
+                }
+                let one = stack(&x[w[0] * n_lags..w[1] * n_lags], 1, w[1] - w[0], n_lags, m);
+                let one = one.unwrap();
+                assert_eq!(got, one.data.as_slice(), "{m:?} pair {p}");
+                assert_eq!(
+                    &r.weights[w[0]..w[1]],
+                    one.weights.as_slice(),
+                    "{m:?} pair {p}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ragged_rejects_bad_offsets() {
+        let x = [0.0f32; 6];
+        let err = stack_ragged(&x, &[0, 2, 1], 2, StackMethod::Linear).unwrap_err();
+        assert!(err.to_string().starts_with("offsets"));
+        let err = stack_ragged(&x, &[0, 2], 2, StackMethod::Linear).unwrap_err();
+        assert!(err.to_string().starts_with("x"));
     }
 
     #[test]

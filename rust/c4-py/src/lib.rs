@@ -16,8 +16,9 @@ use c4_kernels::{fft, pool};
 use num_complex::Complex32;
 use numpy::ndarray::Dim;
 use numpy::{
-    Element, PyArray, PyArray1, PyArrayMethods, PyReadonlyArray, PyReadonlyArray2,
-    PyReadonlyArray3, PyReadonlyArray4, PyReadonlyArrayDyn, PyUntypedArrayMethods,
+    Element, PyArray, PyArray1, PyArrayMethods, PyReadonlyArray, PyReadonlyArray1,
+    PyReadonlyArray2, PyReadonlyArray3, PyReadonlyArray4, PyReadonlyArrayDyn,
+    PyUntypedArrayMethods,
 };
 use pyo3::create_exception;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -393,6 +394,35 @@ fn correlate<'py>(
     ))
 }
 
+#[allow(clippy::too_many_arguments)]
+fn stack_method(
+    method: &str,
+    pws_power: f32,
+    robust_epsilon: f32,
+    robust_max_iter: usize,
+    nroot_power: f32,
+    tfpws_band: (f32, f32),
+    selective_threshold: f32,
+) -> PyResult<StackMethod> {
+    Ok(match parse(StackKind::parse(method))? {
+        StackKind::Linear => StackMethod::Linear,
+        StackKind::Pws => StackMethod::Pws { power: pws_power },
+        StackKind::Robust => StackMethod::Robust {
+            epsilon: robust_epsilon,
+            max_iter: robust_max_iter,
+        },
+        StackKind::Nroot => StackMethod::Nroot { n: nroot_power },
+        StackKind::Tfpws => StackMethod::Tfpws {
+            power: pws_power,
+            fmin: tfpws_band.0,
+            fmax: tfpws_band.1,
+        },
+        StackKind::Selective => StackMethod::Selective {
+            threshold: selective_threshold,
+        },
+    })
+}
+
 /// Stack (pair, time, lag) traces along time; returns ((pair, lag) stacks, (pair, time) weights).
 #[pyfunction]
 #[pyo3(signature = (x, method, pws_power=2.0, robust_epsilon=1e-6, robust_max_iter=10, nroot_power=2.0, tfpws_band=(0.0, 0.5), selective_threshold=0.0, threads=None))]
@@ -409,29 +439,63 @@ fn stack<'py>(
     selective_threshold: f32,
     threads: Option<usize>,
 ) -> PyResult<(Arr<'py, f32, 2>, Arr<'py, f32, 2>)> {
-    let m = match parse(StackKind::parse(method))? {
-        StackKind::Linear => StackMethod::Linear,
-        StackKind::Pws => StackMethod::Pws { power: pws_power },
-        StackKind::Robust => StackMethod::Robust {
-            epsilon: robust_epsilon,
-            max_iter: robust_max_iter,
-        },
-        StackKind::Nroot => StackMethod::Nroot { n: nroot_power },
-        StackKind::Tfpws => StackMethod::Tfpws {
-            power: pws_power,
-            fmin: tfpws_band.0,
-            fmax: tfpws_band.1,
-        },
-        StackKind::Selective => StackMethod::Selective {
-            threshold: selective_threshold,
-        },
-    };
+    let m = stack_method(
+        method,
+        pws_power,
+        robust_epsilon,
+        robust_max_iter,
+        nroot_power,
+        tfpws_band,
+        selective_threshold,
+    )?;
     let [p, t, l] = [x.shape()[0], x.shape()[1], x.shape()[2]];
     let data = slice("x", &x)?;
     let out = detached(py, threads, || stk::stack(data, p, t, l, m))?;
     Ok((
         array(py, out.data, [p, l])?,
         array(py, out.weights, [p, t])?,
+    ))
+}
+
+/// Stack pairs of different trace counts: pair p holds rows offsets[p]..offsets[p+1] of the
+/// (traces, lag) array x; returns ((pair, lag) stacks, (traces,) weights).
+#[pyfunction]
+#[pyo3(signature = (x, offsets, method, pws_power=2.0, robust_epsilon=1e-6, robust_max_iter=10, nroot_power=2.0, tfpws_band=(0.0, 0.5), selective_threshold=0.0, threads=None))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn stack_ragged<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f32>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    method: &str,
+    pws_power: f32,
+    robust_epsilon: f32,
+    robust_max_iter: usize,
+    nroot_power: f32,
+    tfpws_band: (f32, f32),
+    selective_threshold: f32,
+    threads: Option<usize>,
+) -> PyResult<(Arr<'py, f32, 2>, Arr<'py, f32, 1>)> {
+    let m = stack_method(
+        method,
+        pws_power,
+        robust_epsilon,
+        robust_max_iter,
+        nroot_power,
+        tfpws_band,
+        selective_threshold,
+    )?;
+    let l = x.shape()[1];
+    let offsets: Vec<usize> = slice("offsets", &offsets)?
+        .iter()
+        .map(|&o| usize::try_from(o))
+        .collect::<Result<_, _>>()
+        .map_err(|_| PyValueError::new_err("offsets: must be >= 0"))?;
+    let data = slice("x", &x)?;
+    let out = detached(py, threads, || stk::stack_ragged(data, &offsets, l, m))?;
+    let n_traces = out.weights.len();
+    Ok((
+        array(py, out.data, [offsets.len().saturating_sub(1), l])?,
+        array(py, out.weights, [n_traces])?,
     ))
 }
 
@@ -505,6 +569,7 @@ fn _kernels(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(spectra, m)?)?;
     m.add_function(wrap_pyfunction!(correlate, m)?)?;
     m.add_function(wrap_pyfunction!(stack, m)?)?;
+    m.add_function(wrap_pyfunction!(stack_ragged, m)?)?;
     m.add_function(wrap_pyfunction!(phase_sum, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
     m.add_function(wrap_pyfunction!(pack, m)?)?;
