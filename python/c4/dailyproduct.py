@@ -90,10 +90,11 @@ def _step_times(day: dt.date, groups: int, group_s: float) -> list[np.datetime64
 
 
 def _datasets(loc: Location, entries: Sequence[dict[str, Any]], choice: DailyChoice,
-              config: Any, attrs: dict[str, Any], first: dt.date) -> Iterator[Any]:
+              config: Any, attrs: dict[str, Any], first: dt.date, scratch: Path
+              ) -> Iterator[Any]:
     """The kept product of ``entries`` (the shard's day entries with data, in day order),
     one batch of pairs at a time (the batches of the shard's stack)."""
-    from c4.stacking import daily_batches, stack_dailies
+    from c4.stacking import batch_bytes, daily_batches, stack_dailies
     from c4.store import _union_pairs, make_dataset
 
     days = [dt.date.fromisoformat(e["day"]) for e in entries]
@@ -102,7 +103,8 @@ def _datasets(loc: Location, entries: Sequence[dict[str, Any]], choice: DailyCho
     n = choice.days
     blocks = sorted({(d - first).days // n for d in days}) if choice.kind == "substack" else []
     groups = 0
-    for dailies in daily_batches(loc, entries, config.output.pair_partitions):
+    for dailies in daily_batches(loc, entries, config.output.pair_partitions,
+                                 batch_bytes(config), scratch):
         table = _union_pairs([d.pairs for d in dailies])
         index = {name: i for i, name in enumerate(table["pair"])}
         lags = dailies[0].lags
@@ -177,8 +179,8 @@ def keep_dailies(loc: Location, config: Any, days: Sequence[dt.date], shard: int
     attrs = stack_attrs(config, used, product="daily", daily=str(choice), shard=shard,
                         label=label)
     rel = f"daily/{label}.zarr"
-    n = write_datasets(_datasets(loc, entries, choice, config, attrs, days[0]), loc, rel,
-                       scratch)
+    n = write_datasets(_datasets(loc, entries, choice, config, attrs, days[0], scratch), loc,
+                       rel, scratch)
     return {"daily": str(choice), "daily_store": rel if n else None}
 
 
