@@ -85,3 +85,18 @@ def arrays_equal(a: Any, b: Any) -> bool:
         elif not (x == y).all():
             return False
     return True
+
+
+def product_files(product: Path) -> dict[str, bytes]:
+    """The data files of the complete version of a local product folder (``.../x.zarr``, the
+    version its c4-product.json names), by path inside the version; ``zarr.json`` files are
+    left out (their attributes hold the config, whose output paths differ between runs)."""
+    from c4.objstore import Location
+    from c4.products import resolve_product
+
+    rel = resolve_product(Location(str(product.parent)), product.name)
+    if rel is None:
+        return {}
+    root = product.parent / rel
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != "zarr.json"}

@@ -21,7 +21,7 @@ from c4.dailyproduct import DailyChoice
 from c4.results import open_store
 from c4.store import open_daily, output_location, read_daily, shard_entry
 
-from tests.pipeline_helpers import small_archive, small_config, write_config
+from tests.pipeline_helpers import product_files, small_archive, small_config, write_config
 
 CHOICES = ("float32", "float16", "substack:2", "none")
 DAYS = [dt.date(2024, 1, d) for d in (1, 2, 3)]
@@ -39,12 +39,6 @@ def _config(archive: dict[str, Any], out: Path, choice: str) -> Any:
                        threads=2)
     cfg.output.daily = choice
     return cfg
-
-
-def _data_files(root: Path) -> dict[str, bytes]:
-    """Every chunk/shard file below ``root`` (zarr.json holds the config, output path included)."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name != "zarr.json"}
 
 
 def test_choices_parse_and_name_the_allowed_values() -> None:
@@ -134,8 +128,8 @@ def test_sigkill_while_finishing_the_shard_resumes_bit_identical(
         a, b = tmp_path / "killed" / sub, tmp_path / "clean" / sub
         assert a.exists() == b.exists() == (choice != "none" or sub.startswith("shards"))
         if a.exists():
-            files = _data_files(a)
-            assert files and files == _data_files(b)
+            files = product_files(a)
+            assert files and files == product_files(b)
     assert not any((tmp_path / "killed" / "daily" / d.isoformat()).exists() for d in DAYS)
 
 

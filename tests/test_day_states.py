@@ -21,7 +21,14 @@ from c4.report import store_report
 from c4.store import completed_days, completed_shards, day_entry, open_daily
 from c4.store import output_location as loc_of
 
-from tests.pipeline_helpers import arrays_equal, run_c4, small_archive, small_config, write_config
+from tests.pipeline_helpers import (
+    arrays_equal,
+    product_files,
+    run_c4,
+    small_archive,
+    small_config,
+    write_config,
+)
 
 D1, D2 = dt.date(2024, 1, 1), dt.date(2024, 1, 2)
 
@@ -53,10 +60,8 @@ def same_as_clean(base: dict[str, Any], out: Path) -> None:
     assert arrays_equal(c4.open_results(str(out)), c4.open_results(str(clean)))
     # the days kept once the shard is closed (output.daily, one Zarr store; its zarr.json
     # attributes hold the config, whose paths differ)
-    mine, want = (sorted(p for p in (run / "daily" / "2024-01.zarr").rglob("*")
-                         if p.is_file() and p.name != "zarr.json") for run in (out, clean))
-    assert [p.relative_to(out) for p in mine] == [p.relative_to(clean) for p in want] and mine
-    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(mine, want, strict=True))
+    mine, want = (product_files(run / "daily" / "2024-01.zarr") for run in (out, clean))
+    assert mine and mine == want
     assert not any((out / "daily" / d.isoformat()).exists() for d in (D1, D2))
 
 

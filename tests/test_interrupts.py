@@ -160,3 +160,45 @@ def test_two_runs_sharing_one_scratch_folder_both_work(six_days: dict[str, Any],
     for name in ("a", "b"):
         assert completed_days(str(tmp_path / name)) == set(six_days["days"][:2])
     assert list(scratch.iterdir()) == []
+
+
+_DECODE_UNDER_SIGNALS = r"""
+import random, signal, sys, time
+import numpy as np
+from c4 import interrupts, mseed
+
+path = sys.argv[1]
+t0 = time.perf_counter()
+want = [t.data.copy() for t in mseed.read_traces(path)[0]]
+took = time.perf_counter() - t0
+interrupts.install()
+signal.signal(signal.SIGALRM, interrupts._handler)
+rng = random.Random(1)
+stops = decodes = 0
+while decodes < 300:
+    try:  # at most one stop request per decode, at a random moment of it (or none)
+        signal.setitimer(signal.ITIMER_REAL, rng.uniform(1e-6, 2 * took))
+        traces = mseed.read_traces(path)[0]
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    except interrupts.Interrupted:
+        stops += 1
+        interrupts._requested.clear()
+        continue
+    decodes += 1
+    assert all(np.array_equal(t.data, w) for t, w in zip(traces, want, strict=True))
+print(stops, decodes)
+"""
+
+
+def test_a_stop_during_a_miniseed_decode_waits_for_the_decode(tmp_path: Path) -> None:
+    """libmseed calls back into Python for its sample buffers; a stop raised inside that
+    callback would be dropped by ctypes and the decode would go on with a bad pointer (heap
+    corruption: the process aborted under SIGTERM). The stop is held until the decode ends."""
+    arch = small_archive(tmp_path)
+    path = next(Path(arch["root"]).rglob("*.ms"))
+    res = subprocess.run([sys.executable, "-c", _DECODE_UNDER_SIGNALS, str(path)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "Exception ignored" not in res.stderr, res.stderr
+    stops, decodes = map(int, res.stdout.split())
+    assert decodes == 300 and stops > 0

@@ -51,8 +51,9 @@ def test_a_year_stack_is_streamed_in_bounded_memory_and_equals_the_unbatched_sta
     url_big, peak_big = _peak(lambda: stack_results(cfg, name="big"))
     # the year's one partition is ~19 MB: the 2 MiB batch spills it to scratch and stacks
     # blocks of ~8 pairs (a batch plus its gathered copy, ~2 x 2 MiB, and small change);
-    # unbatched, the whole year is held (and gathered) at once.
-    assert peak_small < 6 * MIB, peak_small
+    # unbatched, the whole year is held (and gathered) at once. The sharded, compressed
+    # writer (zarr's sharding and Blosc buffers) adds a constant ~1.5 MB.
+    assert peak_small < 8 * MIB, peak_small
     assert peak_big > year_bytes, peak_big
     assert list((tmp_path / "scratch").iterdir()) == []  # spilled days removed
 

@@ -98,7 +98,7 @@ def test_partitioning_changes_the_layout_not_the_numbers(
             partition_of(c4.open_results(c.output.output).pair.values, n_parts))))
         # the work files are gone once the shard is stacked; the kept days are one store
         assert not (tmp_path / f"out{n_parts}" / "daily" / "2024-01-01").exists()
-        assert (tmp_path / f"out{n_parts}" / "daily" / "2024-01-01.zarr" / "zarr.json").is_file()
+        assert resolve_product(output_location(c.output.output), "daily/2024-01-01.zarr")
         results[n_parts] = c4.open_results(c.output.output)
     one, many = results[1], results[5]
     assert len(day_entry(str(tmp_path / "out5"), dt.date(2024, 1, 1))["parts"]) > 1  # type: ignore[index]

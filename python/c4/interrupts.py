@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
-__all__ = ["Interrupted", "check", "ignore", "install", "stopping"]
+__all__ = ["Interrupted", "check", "deferred", "ignore", "install", "stopping"]
 
 _requested: list[int] = []
+_deferring = [0]
+"""Depth of :func:`deferred` blocks open in the main thread."""
 
 
 class Interrupted(BaseException):
@@ -53,7 +57,26 @@ def check() -> None:
 def _handler(signum: int, frame: FrameType | None) -> None:
     if not _requested:
         _requested.append(signum)
+    if _deferring[0]:
+        return  # raised when the deferred block ends
     raise Interrupted(signum)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold a stop request's :class:`Interrupted` until the block ends. For calls into C that
+    call back into Python (libmseed's sample allocator): an exception raised inside a ctypes
+    callback is dropped and the C code carries on with a bad pointer, corrupting the heap."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _deferring[0] += 1
+    try:
+        yield
+    finally:
+        _deferring[0] -= 1
+    if not _deferring[0]:
+        check()
 
 
 def install() -> None:

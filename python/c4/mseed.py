@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 from obspy.io.mseed import headers as _headers
 
+from c4 import interrupts
+
 __all__ = ["DecodedTrace", "MseedError", "read_traces", "summarise_notes"]
 
 _lib = _headers.clibmseed.lib
@@ -197,7 +199,11 @@ def _read_with_obspy(path: str) -> tuple[list[DecodedTrace], list[str]]:
 def read_traces(path: str | Path) -> tuple[list[DecodedTrace], list[str]]:
     """The traces of a miniSEED file and its libmseed warnings; :class:`MseedError` (or
     ``OSError``) if the file cannot be read."""
-    path = str(path)
+    with interrupts.deferred():  # see c4.interrupts.deferred: libmseed calls back into Python
+        return _read_traces(str(path))
+
+
+def _read_traces(path: str) -> tuple[list[DecodedTrace], list[str]]:
     buf = np.fromfile(path, dtype=np.int8)
     if len(buf) < _MIN_RECORD:
         raise MseedError(f"{len(buf)} bytes: smaller than one miniSEED record "
