@@ -62,6 +62,18 @@ def tmpfs(path: Path, *options: str) -> Iterator[Path]:
             subprocess.run(["umount", "-l", str(path)], check=False)
 
 
+def test_no_shard_index_is_a_usage_error(archive: dict[str, Any]) -> None:
+    assert "AWS_BATCH_JOB_ARRAY_INDEX" not in os.environ
+    res = run_c4("correlate", "--config", str(archive["path"]))
+    assert res.returncode == 2
+    assert one_error(res)["message"] == ("no shard index: pass --index or set "
+                                         "AWS_BATCH_JOB_ARRAY_INDEX")
+    res = run_c4("correlate", "--config", str(archive["path"]),
+                 env={"AWS_BATCH_JOB_ARRAY_INDEX": "x"})
+    assert res.returncode == 2
+    assert "AWS_BATCH_JOB_ARRAY_INDEX='x' is not an integer" in one_error(res)["message"]
+
+
 def test_read_only_output(archive: dict[str, Any], tmp_path: Path) -> None:
     with tmpfs(tmp_path / "ro", "ro", "size=1m") as ro:
         res = run_c4("correlate", "--config", str(archive["path"]), "--index", "0",

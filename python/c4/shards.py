@@ -12,6 +12,7 @@ import datetime as dt
 import os
 
 from c4.config import Config
+from c4.failures import UserError
 
 __all__ = ["current_shard", "n_shards", "shard_days", "shard_for_child", "shard_label"]
 
@@ -75,6 +76,10 @@ def shard_for_child(child_index: int, shard_map: list[int] | None) -> int:
     return shard_map[child_index]
 
 
+class ShardIndexError(UserError, ValueError):
+    """No usable shard index (a usage error: exit 2, before any work)."""
+
+
 def current_shard(index_option: int | None, environ: dict[str, str] | None = None) -> int:
     """The shard this process runs.
 
@@ -88,7 +93,8 @@ def current_shard(index_option: int | None, environ: dict[str, str] | None = Non
     if raw_map:
         child = int(raw_child) if raw_child else index_option
         if child is None:
-            raise ValueError(f"{SHARD_MAP_ENV} is set but neither {ARRAY_INDEX_ENV} nor --index")
+            raise ShardIndexError(
+                f"{SHARD_MAP_ENV} is set but neither {ARRAY_INDEX_ENV} nor --index")
         return shard_for_child(child, parse_shard_map(raw_map))
     if index_option is not None:
         return index_option
@@ -96,5 +102,5 @@ def current_shard(index_option: int | None, environ: dict[str, str] | None = Non
         try:
             return int(raw_child)
         except ValueError:
-            raise ValueError(f"{ARRAY_INDEX_ENV}={raw_child!r} is not an integer") from None
-    raise ValueError(f"no shard index: pass --index or set {ARRAY_INDEX_ENV}")
+            raise ShardIndexError(f"{ARRAY_INDEX_ENV}={raw_child!r} is not an integer") from None
+    raise ShardIndexError(f"no shard index: pass --index or set {ARRAY_INDEX_ENV}")
