@@ -39,18 +39,10 @@ def traces(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
     """(pairs, windows, lags) float32 correlations of the real day."""
     root = realdata.fetch()
     tmp = tmp_path_factory.mktemp("store-bench")
-    day_dir = tmp / "archive" / "continuous_waveforms" / "2010" / "2010_244"
-    day_dir.mkdir(parents=True)
-    for cid, path in realdata.day_files(root).items():
-        net, sta, loc, cha = cid.split(".")
-        shutil.copy(path, day_dir / f"{net:_<2}{sta:_<5}{cha}{loc:_<3}2010244.ms")
-    rows = [f"{sid.split('.')[0]},{sid.split('.')[1]},{lat},{lon},{elev}"
-            for sid, (lat, lon, elev) in realdata.stations(root).items()]
-    (tmp / "stations.csv").write_text("network,station,latitude,longitude,elevation\n"
-                                      + "\n".join(rows) + "\n")
+    archive, stations_csv = realdata.scedc_day(root, tmp)
     (tmp / "scratch").mkdir()
     cfg = parse_config({
-        "data": {"source": str(tmp / "archive"), "stations": str(tmp / "stations.csv"),
+        "data": {"source": str(archive), "stations": str(stations_csv),
                  "channel": ["HH?"], "start": "2010-09-01", "end": "2010-09-01"},
         "processing": {"sampling_rate": 20.0, "cc_len": 1800.0, "step": 450.0,
                        "freqmin": 0.05, "freqmax": 2.0, "maxlag": 200.0, "substack": 1,

@@ -97,3 +97,21 @@ def stations(root: Path) -> dict[str, tuple[float, float, float]]:
         lat, lon = utm_to_latlon(float(parts[1]), float(parts[2]), 40, south=True)
         out[parts[0]] = (lat, lon, float(parts[3]))
     return out
+
+
+def scedc_day(root: Path, dest: Path) -> tuple[Path, Path]:
+    """Lay the day files of ``root`` (:func:`fetch`) out as an SCEDC-style archive below
+    ``dest / "archive"`` and write their coordinates to ``dest / "stations.csv"``; returns
+    (archive, stations.csv)."""
+    import shutil
+
+    day_dir = dest / "archive" / "continuous_waveforms" / "2010" / "2010_244"
+    day_dir.mkdir(parents=True)
+    for cid, path in day_files(root).items():
+        net, sta, loc, cha = cid.split(".")
+        shutil.copy(path, day_dir / f"{net:_<2}{sta:_<5}{cha}{loc:_<3}2010244.ms")
+    rows = [f"{sid.split('.')[0]},{sid.split('.')[1]},{lat},{lon},{elev}"
+            for sid, (lat, lon, elev) in stations(root).items()]
+    csv = dest / "stations.csv"
+    csv.write_text("network,station,latitude,longitude,elevation\n" + "\n".join(rows) + "\n")
+    return dest / "archive", csv

@@ -20,7 +20,6 @@ Parameters with no exact c4 equivalent (documented in docs/methods.md):
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import c4
@@ -47,18 +46,10 @@ NOISEPY_EQUIVALENT = {
 def c4_day(tmp_path_factory: pytest.TempPathFactory) -> object:
     root = realdata.fetch()
     tmp = tmp_path_factory.mktemp("noisepy")
-    day_dir = tmp / "archive" / "continuous_waveforms" / "2010" / "2010_244"
-    day_dir.mkdir(parents=True)
-    for cid, path in realdata.day_files(root).items():
-        net, sta, loc, cha = cid.split(".")
-        shutil.copy(path, day_dir / f"{net:_<2}{sta:_<5}{cha}{loc:_<3}2010244.ms")
-    rows = [f"{sid.split('.')[0]},{sid.split('.')[1]},{lat},{lon},{elev}"
-            for sid, (lat, lon, elev) in realdata.stations(root).items()]
-    (tmp / "stations.csv").write_text("network,station,latitude,longitude,elevation\n"
-                                      + "\n".join(rows) + "\n")
+    archive, stations_csv = realdata.scedc_day(root, tmp)
     (tmp / "scratch").mkdir()
     cfg = parse_config({
-        "data": {"source": str(tmp / "archive"), "stations": str(tmp / "stations.csv"),
+        "data": {"source": str(archive), "stations": str(stations_csv),
                  "channel": ["HH?"], "start": "2010-09-01", "end": "2010-09-01"},
         "processing": NOISEPY_EQUIVALENT,
         "output": {"output": str(tmp / "out"), "scratch": str(tmp / "scratch"),
