@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from c4.objstore import Location, is_s3, with_retries
+from c4.objstore import Location
 
 __all__ = ["DailyChoice", "drop_work_dailies", "keep_dailies", "kept_day", "kept_store"]
 
@@ -187,21 +186,7 @@ def keep_dailies(loc: Location, config: Any, days: Sequence[dt.date], shard: int
 def drop_work_dailies(loc: Location, days: Sequence[dt.date]) -> None:
     """Remove the work files of ``days`` (after their shard's entry is written)."""
     for day in days:
-        rel = f"daily/{day.isoformat()}"
-        if not is_s3(loc.url):
-            shutil.rmtree(loc.local_path(rel), ignore_errors=True)
-            continue
-        keys = loc.list_keys(rel)
-        bucket, prefix = loc._s3("")
-        for i in range(0, len(keys), 1000):
-            objects = [{"Key": f"{prefix}/{k}" if prefix else k} for k in keys[i:i + 1000]]
-            _delete(loc, bucket, objects)
-
-
-def _delete(loc: Location, bucket: str, objects: list[dict[str, str]]) -> None:
-    with_retries(lambda: loc.client.delete_objects(
-        Bucket=bucket, Delete={"Objects": objects, "Quiet": True}),
-        what=f"delete {len(objects)} objects from s3://{bucket}")
+        loc.delete_tree(f"daily/{day.isoformat()}")
 
 
 def kept_store(loc: Location, entry: dict[str, Any]
